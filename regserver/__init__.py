@@ -1,0 +1,1 @@
+"""Reference registration server with a Co-WIN-shaped API."""

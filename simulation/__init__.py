@@ -1,0 +1,1 @@
+"""SimPy model of vaccination session sites (see issue: simulation)."""

@@ -1,0 +1,3 @@
+from vaxdrill.cli import main
+
+main()

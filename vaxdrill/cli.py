@@ -1,0 +1,106 @@
+"""The ``vaxdrill`` command line.
+
+Each subcommand lives in ``vaxdrill/commands/``; this module builds the app and turns every
+:class:`~vaxdrill.errors.VaxdrillError` into a message and its exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vaxdrill import __version__
+from vaxdrill.errors import ScenarioError, VaxdrillError
+from vaxdrill.scenario import load_scenario
+from vaxdrill.scenario.model import Scenario
+
+app = typer.Typer(
+    name="vaxdrill",
+    help="Load tests and resilience simulation for a vaccination programme's launch day.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"vaxdrill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Load tests and resilience simulation for a vaccination programme's launch day."""
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
+) -> None:
+    """Check scenario files; print every problem with its file, field and line."""
+    failed = 0
+    for path in scenarios:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            failed += 1
+            for problem in exc.problems:
+                err.print(f"[red]error[/red] {problem}", highlight=False, soft_wrap=True)
+            continue
+        out.print(
+            f"[green]ok[/green] {path}: {scenario.name}: {len(scenario.sites)} site(s), "
+            f"{len(scenario.policies)} policy(ies), {len(scenario.slos)} SLO(s), {len(scenario.faults)} fault(s)",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Write the JSON Schema of scenario files (for editor completion and checks)."""
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+
+
+def scenario_json_schema() -> dict[str, object]:
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "vaxdrill scenario"
+    return schema
+
+
+def _register_commands() -> None:
+    """Subcommands that exist only once they work (see README)."""
+    from vaxdrill.commands import register
+
+    register(app)
+
+
+def main() -> None:
+    _register_commands()
+    try:
+        app()  # standalone: usage errors print click's message and exit 2
+    except VaxdrillError as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,12 @@
+"""Subcommands of ``vaxdrill``; each module adds its own with ``register(app)``.
+
+A subcommand is listed here only once it works end to end.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach every working subcommand to ``app``."""

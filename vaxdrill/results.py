@@ -1,0 +1,88 @@
+"""Results folders: ``results/<UTC timestamp>-<scenario name>/``, one per run, never overwritten.
+
+Each folder holds ``run.json`` (the resolved scenario, vaxdrill version, seed, command line,
+start and end time) and whatever the command produces. See ``results/README.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaxdrill import __version__
+from vaxdrill.errors import ResultsError
+from vaxdrill.scenario.model import Scenario
+
+DEFAULT_ROOT = Path("results")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file, then rename), so a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class RunFolder:
+    """A run's results folder; :meth:`finish` stamps the end time into ``run.json``."""
+
+    path: Path
+    command: str
+    scenario: Scenario
+    seed: int
+    started: dt.datetime = field(default_factory=_utc_now)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls, scenario: Scenario, command: str, seed: int, root: Path | None = None, out: Path | None = None
+    ) -> RunFolder:
+        """Make a new folder under ``root`` (or exactly ``out``); refuse to reuse a non-empty one."""
+        started = _utc_now()
+        if out is not None:
+            path = out
+            if path.exists() and any(path.iterdir()):
+                raise ResultsError(f"{path}: folder exists and is not empty; results are never overwritten")
+        else:
+            base = (root or DEFAULT_ROOT) / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{scenario.name}"
+            path, n = base, 1
+            while path.exists():  # two runs in the same second get -2, -3, ...
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResultsError(f"{path}: cannot create the results folder: {exc}") from None
+        run = cls(path=path, command=command, scenario=scenario, seed=seed, started=started)
+        run.write_manifest(finished=None)
+        return run
+
+    def write_manifest(self, finished: dt.datetime | None) -> None:
+        manifest = {
+            "schema": "vaxdrill.run/1",
+            "command": self.command,
+            "argv": sys.argv,
+            "vaxdrill_version": __version__,
+            "python": platform.python_version(),
+            "seed": self.seed,
+            "started_utc": self.started.isoformat(),
+            "finished_utc": finished.isoformat() if finished else None,
+            "scenario": self.scenario.model_dump(mode="json"),
+            **self.extra,
+        }
+        write_json(self.path / "run.json", manifest)
+
+    def finish(self, **extra: Any) -> None:
+        self.extra.update(extra)
+        self.write_manifest(finished=_utc_now())

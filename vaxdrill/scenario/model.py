@@ -1,0 +1,62 @@
+"""The scenario: one YAML file for the planner's simulation and the engineer's load test.
+
+Every section is optional except ``name``; a command complains only about the sections it needs
+(see :meth:`Scenario.require`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from vaxdrill.scenario.base import Strict
+from vaxdrill.scenario.load import Fault, LoadProfile, Slo
+from vaxdrill.scenario.policies import Policy
+from vaxdrill.scenario.sites import Site
+from vaxdrill.scenario.system import Server, Sms
+from vaxdrill.scenario.units import ClockTime
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class Scenario(Strict):
+    """A launch day: sites and their failures, fallback policies, load profile, SLOs, faults."""
+
+    name: str = Field(description="Short name, used in results folder names (letters, digits, . _ -).")
+    description: str = ""
+    date: dt.date | None = None
+    seed: int = Field(1, ge=0, description="Root seed of every random stream.")
+    replications: int = Field(20, ge=1)
+    checkpoints: list[ClockTime] = Field(default_factory=list, description="Report vaccinated-by at these times.")
+    site_defaults: dict[str, Any] = Field(
+        default_factory=dict, description="Fields every site takes unless it sets its own (deep-merged)."
+    )
+    sites_csv: str | None = Field(None, description="CSV of further sites, relative to the scenario file.")
+    sites: list[Site] = Field(default_factory=list)
+    server: Server = Field(default_factory=Server)
+    sms: Sms = Field(default_factory=Sms)
+    policies: dict[str, Policy] = Field(default_factory=dict)
+    load: LoadProfile | None = None
+    slos: list[Slo] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name must be letters, digits, '.', '_' or '-', found {self.name!r}")
+        seen: set[str] = set()
+        for site in self.sites:
+            if site.name in seen:
+                raise ValueError(f"two sites are named {site.name!r}; site names must be unique")
+            seen.add(site.name)
+        return self
+
+    def require(self, *sections: str) -> None:
+        """Raise ValueError naming the first section a command needs and the scenario lacks."""
+        for section in sections:
+            value = getattr(self, section)
+            if value in (None, [], {}):
+                raise ValueError(f"this command needs the `{section}` section, which the scenario lacks")

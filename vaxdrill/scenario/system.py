@@ -1,0 +1,36 @@
+"""The central registration system as the simulation sees it, and the SMS it sends.
+
+The central server is shared by every site of a scenario, so its failures hit all sites at once
+(correlated); each site's own connectivity (``Site.connectivity``) adds independent outages.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vaxdrill.scenario.base import Strict
+from vaxdrill.scenario.distributions import Dist, Distribution
+from vaxdrill.scenario.sites import FailureProcess, OutageWindow
+from vaxdrill.scenario.units import Duration, Share
+
+
+class Server(Strict):
+    """Transaction latency, timeout and retries, and the server's up/degraded/down states."""
+
+    latency: Dist = Field(default_factory=lambda: Distribution.model_validate("lognormal(2s, 1s)"))
+    timeout: Duration = Field(30.0, gt=0)
+    retries: int = Field(2, ge=0)
+    backoff: Duration = Field(10.0, ge=0, description="First retry delay; doubles each retry.")
+    degraded_factor: float = Field(5.0, ge=1.0, description="Latency multiplier while degraded.")
+    outages: list[OutageWindow] = Field(default_factory=list)
+    failures: FailureProcess | None = None
+    profile: str | None = Field(
+        None, description="A measured server profile (server_profile.json) to use instead of `latency`."
+    )
+
+
+class Sms(Strict):
+    """Reminder SMS: delivered with this probability while the server is up, never while down."""
+
+    delivery: Share = 0.97
+    delivery_when_down: Share = 0.0
