@@ -34,3 +34,4 @@ class Sms(Strict):
 
     delivery: Share = 0.97
     delivery_when_down: Share = 0.0
+    send_before: Duration = Field(3600.0, ge=0, description="The reminder goes out this long before the booked time.")

@@ -1,0 +1,197 @@
+"""What one simulated day measured, per site and for all sites together.
+
+Metrics are flat ``name -> float`` maps (``wait_minutes.p90``, ``vaccinated_by.13:30``,
+``utilisation.vaccination``) so replications can be averaged key by key; the summary nests them.
+Times are reported in minutes, clock times as ``HH:MM`` keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulation.availability import HORIZON
+from simulation.site import SiteModel
+from vaxdrill.scenario.units import format_clock
+
+Metrics = dict[str, float]
+STATIONS = ("entry", "verification", "vaccination", "recording")
+GRID_STEP = 300.0
+GRID = np.arange(0.0, HORIZON + GRID_STEP, GRID_STEP)
+"""Time series are sampled every 5 minutes from midnight to midnight."""
+WAIT_BINS = np.arange(0.0, 362.0, 2.0)
+"""Histogram bins (minutes) of the time from arrival to vaccination; the last bin takes the rest."""
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """numpy's default (linear) quantile of an already sorted list, without numpy's overhead."""
+    n = len(ordered)
+    if n == 0:
+        return 0.0
+    pos = (n - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def wait_stats(prefix: str, waits: Sequence[float], out: Metrics) -> None:
+    """mean, p50, p90 and max of waits given in seconds, written in minutes."""
+    ordered = sorted(waits)
+    n = len(ordered)
+    out[f"{prefix}.mean"] = sum(ordered) / n / 60.0 if n else 0.0
+    out[f"{prefix}.p50"] = _quantile(ordered, 0.5) / 60.0
+    out[f"{prefix}.p90"] = _quantile(ordered, 0.9) / 60.0
+    out[f"{prefix}.max"] = ordered[-1] / 60.0 if n else 0.0
+
+
+def _count_until(times: list[float], t: float) -> int:
+    return int(np.searchsorted(np.asarray(times), t, side="right")) if times else 0
+
+
+def session_end(m: SiteModel) -> float:
+    """When the site's last beneficiary left (midnight if someone is still inside)."""
+    return HORIZON if m.inside > 0 else max(m.closes, m.last_exit)
+
+
+def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
+    """Every metric of one site's day."""
+    plan, site = m.plan, m.site
+    out: Metrics = {}
+    target = site.target if site.target is not None else site.booked
+    out["booked"] = plan.booked
+    out["walk_ins"] = plan.walk_ins
+    out["vaccinated"] = m.vaccinated
+    vacc = m.vacc_times  # appended in time order
+    for cp in checkpoints:
+        out[f"vaccinated_by.{format_clock(cp)}"] = _count_until(vacc, cp)
+    out["attainment"] = m.vaccinated / target if target else 0.0
+    out["no_shows"] = plan.no_shows
+    out["sms_not_delivered"] = plan.sms_failed
+    out["turned_away"] = sum(m.turned_away.values())
+    for reason, count in m.turned_away.items():
+        out[f"turned_away.{reason}"] = count
+    out["still_inside"] = m.present
+    wait_stats("wait_minutes", m.to_vaccination, out)
+    end = session_end(m)
+    span = max(end - m.opens, 1.0)
+    queue_area = 0.0
+    for name in STATIONS:
+        st = m.stations.get(name)
+        if st is None:
+            continue
+        wait_stats(f"wait_minutes.{name}", st.waits, out)
+        out[f"queue_length.{name}"] = st.area / span
+        out[f"utilisation.{name}"] = st.busy / (st.staff * span)
+        out[f"blocked_minutes.{name}"] = st.blocked_time / 60.0
+        queue_area += st.area
+    out["queue_length"] = queue_area / span
+    out["doses_used"] = m.doses_used
+    out["doses_wasted"] = m.doses_wasted
+    out["doses_left"] = m.stock_left if m.stock_left < math.inf else 0.0
+    out["vials_opened"] = m.vials_opened
+    out["overtime_minutes"] = max(0.0, end - m.closes) / 60.0
+    out["paper_records"] = len(m.paper_times)
+    out["backlog_at_close"] = _count_until(m.paper_times, m.closes) - _count_until(m.entered_times, m.closes)
+    out["backlog_at_midnight"] = len(m.paper_times) - len(m.entered_times)
+    if m.pending or len(m.entered_times) < len(m.paper_times):
+        cleared = HORIZON  # not cleared by midnight: censored
+    else:
+        cleared = max(m.entered_times[-1], m.closes) if m.entered_times else m.closes
+    out["backlog_cleared_after_close_minutes"] = (cleared - m.closes) / 60.0
+    out["reconciliation"] = m.reconciled
+    out["span_minutes"] = span / 60.0
+    return out
+
+
+SUMMED = {
+    "booked",
+    "walk_ins",
+    "vaccinated",
+    "no_shows",
+    "sms_not_delivered",
+    "turned_away",
+    "still_inside",
+    "doses_used",
+    "doses_wasted",
+    "doses_left",
+    "vials_opened",
+    "paper_records",
+    "backlog_at_close",
+    "backlog_at_midnight",
+    "reconciliation",
+}
+
+
+def total_metrics(models: Sequence[SiteModel], per_site: Sequence[Metrics], checkpoints: Sequence[float]) -> Metrics:
+    """The district (or nation) as a whole: counts summed, waits pooled, utilisation busy-weighted."""
+    out: Metrics = {}
+    keys = per_site[0].keys() if per_site else []
+    for key in keys:
+        head = key.split(".", 1)[0]
+        if key in SUMMED or head in ("vaccinated_by", "turned_away", "blocked_minutes"):
+            out[key] = float(sum(s[key] for s in per_site))
+    target = sum((m.site.target if m.site.target is not None else m.site.booked) for m in models)
+    out["attainment"] = out.get("vaccinated", 0.0) / target if target else 0.0
+    waits = np.fromiter((w for m in models for w in m.to_vaccination), dtype=float)
+    _np_wait_stats("wait_minutes", waits, out)
+    start = min((m.opens for m in models), default=0.0)
+    ends = [session_end(m) for m in models]
+    span = max(max(ends, default=start) - start, 1.0)
+    queue_area = 0.0
+    for name in STATIONS:
+        present = [m.stations[name] for m in models if name in m.stations]
+        if not present:
+            continue
+        _np_wait_stats(f"wait_minutes.{name}", np.fromiter((w for st in present for w in st.waits), float), out)
+        area = sum(st.area for st in present)
+        queue_area += area
+        out[f"queue_length.{name}"] = area / span
+        capacity = sum(
+            st.staff * max(e - m.opens, 1.0) for m, e in zip(models, ends, strict=True) for st in [m.stations.get(name)] if st
+        )
+        out[f"utilisation.{name}"] = sum(st.busy for st in present) / capacity
+    out["queue_length"] = queue_area / span
+    out["overtime_minutes"] = max((s["overtime_minutes"] for s in per_site), default=0.0)
+    out["overtime_minutes.mean"] = float(np.mean([s["overtime_minutes"] for s in per_site])) if per_site else 0.0
+    out["backlog_cleared_after_close_minutes"] = max(
+        (s["backlog_cleared_after_close_minutes"] for s in per_site), default=0.0
+    )
+    return out
+
+
+def _np_wait_stats(prefix: str, waits: np.ndarray, out: Metrics) -> None:
+    if waits.size == 0:
+        for k in ("mean", "p50", "p90", "max"):
+            out[f"{prefix}.{k}"] = 0.0
+        return
+    out[f"{prefix}.mean"] = float(waits.mean()) / 60.0
+    p50, p90 = np.quantile(waits, [0.5, 0.9])
+    out[f"{prefix}.p50"] = float(p50) / 60.0
+    out[f"{prefix}.p90"] = float(p90) / 60.0
+    out[f"{prefix}.max"] = float(waits.max()) / 60.0
+
+
+def series(models: Sequence[SiteModel]) -> dict[str, list[float]]:
+    """Cumulative vaccinated, people waiting and backlog, summed over sites, on :data:`GRID`."""
+    vacc = np.zeros(GRID.size)
+    waiting = np.zeros(GRID.size)
+    backlog = np.zeros(GRID.size)
+    for m in models:
+        if m.vacc_times:
+            vacc += np.searchsorted(np.asarray(m.vacc_times), GRID, side="right")
+        if m.queue_joins:
+            waiting += np.searchsorted(np.sort(np.asarray(m.queue_joins)), GRID, side="right")
+            waiting -= np.searchsorted(np.sort(np.asarray(m.queue_leaves)), GRID, side="right")
+        if m.paper_times:
+            backlog += np.searchsorted(np.asarray(m.paper_times), GRID, side="right")
+            backlog -= np.searchsorted(np.asarray(m.entered_times), GRID, side="right")
+    waits = np.fromiter((w for m in models for w in m.to_vaccination), dtype=float) / 60.0
+    hist, _ = np.histogram(np.minimum(waits, WAIT_BINS[-1] - 1e-9), bins=WAIT_BINS)
+    return {
+        "vaccinated": vacc.tolist(),
+        "waiting": waiting.tolist(),
+        "backlog": backlog.tolist(),
+        "wait_histogram": hist.astype(float).tolist(),
+    }

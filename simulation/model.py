@@ -1,0 +1,113 @@
+"""One replication of a scenario's day under each policy, with common random numbers.
+
+The replication's randomness is drawn once (outage realisations, then each site's plan) and every
+policy is simulated on the same draws. Sites interact only through the central server, whose
+states are realised beforehand, so each site runs in its own small SimPy environment: the event
+heap stays small and a national day of thousands of sites costs the sum of its sites.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulation import availability as av
+from simulation.metrics import GRID, Metrics, series, site_metrics, total_metrics
+from simulation.plan import SitePlan, draw_site
+from simulation.policies import switches
+from simulation.site import SiteModel
+from simulation.streams import streams
+from vaxdrill.scenario.model import Scenario
+from vaxdrill.scenario.policies import Policy, Wait
+
+
+@dataclass
+class PolicyDay:
+    """What one policy gave in one replication."""
+
+    total: Metrics
+    sites: dict[str, Metrics]
+    series: dict[str, list[float]]
+
+
+@dataclass
+class ReplicationResult:
+    replication: int
+    policies: dict[str, PolicyDay]
+    share_down: list[float] = field(default_factory=list)  # share of sites without the system, on GRID
+    central_down: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Day:
+    """A replication's realised randomness: timelines and plans, shared by every policy."""
+
+    central: av.Timeline
+    timelines: list[av.Timeline]
+    plans: list[SitePlan]
+
+
+def realise(scenario: Scenario, root: int, replication: int) -> Day:
+    """Draw the replication's outages and every site's plan, in a fixed order."""
+    rngs = streams(root, replication)
+    server = scenario.server
+    start = min((s.opens for s in scenario.sites), default=0.0)
+    central_iv = av.scripted(server.outages)
+    if server.failures is not None:
+        central_iv += av.alternating(server.failures, rngs["server_failures"], start)
+    central = av.Timeline(central_iv)
+    timelines: list[av.Timeline] = []
+    plans: list[SitePlan] = []
+    for site in scenario.sites:
+        link = av.scripted(site.connectivity.outages)
+        if site.connectivity.failures is not None:
+            link += av.alternating(site.connectivity.failures, rngs["connectivity"], site.opens)
+        timelines.append(central if not link else av.Timeline(central_iv + link))
+        plans.append(draw_site(site, scenario.sms, central, server.latency, rngs))
+    return Day(central=central, timelines=timelines, plans=plans)
+
+
+def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: dict[str, Policy]) -> PolicyDay:
+    """Simulate every site of ``day`` under one policy (sites pinned to a policy keep theirs)."""
+    models: list[SiteModel] = []
+    for site, plan, tl in zip(scenario.sites, day.plans, day.timelines, strict=True):
+        policy = policies[site.policy] if site.policy else policies[policy_name]
+        models.append(SiteModel(site, plan, tl, scenario.server, policy, switches(policy, tl, site.opens)).run())
+    per_site = [site_metrics(m, scenario.checkpoints) for m in models]
+    total = total_metrics(models, per_site, scenario.checkpoints)
+    return PolicyDay(
+        total=total,
+        sites={s.name: mm for s, mm in zip(scenario.sites, per_site, strict=True)},
+        series=series(models),
+    )
+
+
+def policies_of(scenario: Scenario, names: Sequence[str] | None = None) -> dict[str, Policy]:
+    """The policies to compare: those named, else every policy of the scenario, else ``wait``."""
+    available: dict[str, Policy] = dict(scenario.policies) or {"wait": Wait(rule="wait")}
+    if not names:
+        return available
+    return {n: available[n] for n in names}
+
+
+def run_replication(
+    scenario: Scenario, root: int, replication: int, policy_names: Sequence[str] | None = None
+) -> ReplicationResult:
+    """Run one replication of every chosen policy on the same random numbers."""
+    day = realise(scenario, root, replication)
+    chosen = policies_of(scenario, policy_names)
+    everything = {**dict(scenario.policies), **chosen}
+    results = {name: simulate_policy(scenario, day, name, everything) for name in chosen}
+    share = np.zeros(GRID.size)
+    for tl in day.timelines:
+        share += tl.share_down(GRID)
+    if day.timelines:
+        share /= len(day.timelines)
+    return ReplicationResult(
+        replication=replication,
+        policies=results,
+        share_down=share.tolist(),
+        central_down=day.central.down_intervals(),
+    )

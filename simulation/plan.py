@@ -1,0 +1,119 @@
+"""Everything random about one site's day, drawn before the day is simulated.
+
+Drawing per beneficiary up front (one array per source, per site) keeps the simulation free of
+per-event random draws and gives **common random numbers**: beneficiary *i* of a site has the same
+arrival time, service times and latencies under every policy of a replication. Arrays are turned
+into Python lists, which the event loop indexes faster than numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulation.availability import DOWN, Timeline
+from vaxdrill.scenario.distributions import Distribution
+from vaxdrill.scenario.sites import Site
+from vaxdrill.scenario.system import Sms
+
+RETRY_DRAWS = 64
+"""Latencies drawn per site for retried attempts (used round-robin)."""
+
+
+@dataclass(slots=True)
+class StationDraws:
+    service: list[float]
+    paper_service: list[float]
+    latency: list[float]
+
+
+@dataclass(slots=True)
+class SitePlan:
+    """Pre-drawn randomness of one site; beneficiaries 0..booked-1 are booked, the rest walk in."""
+
+    booked: int
+    walk_ins: int
+    arrivals: list[tuple[float, int]]  # (arrival clock time, beneficiary index) of those who come
+    no_shows: int
+    sms_failed: int
+    stations: dict[str, StationDraws]
+    observation: list[float]
+    back_entry: list[float]  # time to enter each beneficiary's paper record, reconciliation included
+    needs_reconciliation: list[bool]
+    retry_latency: list[float]
+
+
+def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[float]:
+    return dist.sample(rng, n).tolist() if n else []
+
+
+def draw_site(
+    site: Site,
+    sms: Sms,
+    central: Timeline,
+    latency: Distribution,
+    rngs: dict[str, np.random.Generator],
+) -> SitePlan:
+    """Draw one site's day from the replication's streams (one call per site, in site order)."""
+    booked, arr = site.booked, site.arrivals
+    opens, closes = site.opens, site.closes
+    # Booked slots fill the session evenly; within its slot a beneficiary is booked uniformly and
+    # arrives early or late by normal(0, punctuality_sd).
+    slots = max(1, math.ceil((closes - opens) / arr.slot_length))
+    idx = np.arange(booked)
+    slot_start = opens + (idx * slots // max(booked, 1)) * arr.slot_length
+    r = rngs["arrivals"]
+    booked_at = slot_start + r.uniform(0.0, arr.slot_length, booked)
+    arrive = booked_at + r.normal(0.0, arr.punctuality_sd, booked) if arr.punctuality_sd > 0 else booked_at
+    arrive = np.maximum(arrive, 0.0)
+
+    # The reminder goes out `send_before` the booked time; while the server is down it is lost.
+    send_at = booked_at - sms.send_before
+    u_sms = rngs["sms"].random(booked)
+    down = np.array([central.state_at(t) == DOWN for t in send_at.tolist()], dtype=bool)
+    delivered = u_sms < np.where(down, sms.delivery_when_down, sms.delivery)
+    u_show = rngs["no_show"].random(booked)
+    shows = u_show >= np.where(delivered, arr.no_show, arr.no_show_without_sms)
+
+    w = rngs["walk_ins"]
+    n_walk = int(w.poisson(arr.walk_ins_per_hour * (closes - opens) / 3600.0)) if arr.walk_ins_per_hour > 0 else 0
+    walk_at = np.sort(w.uniform(opens, closes, n_walk)) if n_walk else np.empty(0)
+
+    n = booked + n_walk
+    come = [(float(t), int(i)) for i, t in zip(np.flatnonzero(shows).tolist(), arrive[shows].tolist(), strict=True)]
+    come += [(float(t), booked + k) for k, t in enumerate(walk_at.tolist())]
+    come.sort()
+
+    s = rngs["service"]
+    lat = rngs["latency"]
+    stations: dict[str, StationDraws] = {}
+    for name in ("entry", "verification", "vaccination", "recording"):
+        station = getattr(site.stations, name)
+        if station is None:
+            continue
+        paper = station.paper_service or station.service
+        stations[name] = StationDraws(
+            service=_draw(station.service, s, n),
+            paper_service=_draw(paper, s, n) if station.needs_system else [],
+            latency=_draw(latency, lat, n) if station.needs_system else [],
+        )
+    observation = _draw(site.stations.observation.duration, rngs["observation"], n)
+    b = rngs["back_entry"]
+    paper = site.paper
+    back = site.paper.back_entry.sample(b, n)
+    recon = b.random(n) < paper.reconciliation_share
+    back = back + np.where(recon, paper.reconciliation_time.sample(b, n), 0.0)
+    return SitePlan(
+        booked=booked,
+        walk_ins=n_walk,
+        arrivals=come,
+        no_shows=int(booked - shows.sum()),
+        sms_failed=int(booked - delivered.sum()),
+        stations=stations,
+        observation=observation,
+        back_entry=back.tolist(),
+        needs_reconciliation=recon.tolist(),
+        retry_latency=_draw(latency, rngs["retry_latency"], RETRY_DRAWS),
+    )

@@ -1,0 +1,488 @@
+"""One session site's day as a SimPy model.
+
+A beneficiary arrives around the booked slot, passes the stations in order (entry check, ID
+verification, vaccination, then sits in observation while the dose is recorded) and leaves. Each
+station is a :class:`simpy.Resource` with one unit per staff member. Steps that need the
+registration system (``needs_system``) perform a transaction whose outcome follows the site's
+availability :class:`~simulation.availability.Timeline`:
+
+- system up: service time + latency (latency x ``degraded_factor`` while degraded);
+- an attempt that finds the system down, or whose latency exceeds the timeout, fails after the
+  timeout; it is retried after the backoff (doubling) up to ``retries`` times; then the operator
+  holds until the system answers again. The staff member and the beneficiary stay blocked,
+  unless the site switches to paper meanwhile (the policy), or sends people home at close.
+
+On paper a step takes its ``paper_service`` time and the beneficiary's record joins the
+**backlog**, entered into the system later by the back-entry clerk(s) (in idle time while the site
+is online, or only after close) at ``back_entry`` per record, reconciliation included.
+
+Approximation: a transaction's outcome is decided by the state when each attempt starts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from simulation.availability import DEGRADED, DOWN, HORIZON, UP, Timeline
+from simulation.plan import SitePlan
+from simulation.policies import Switch
+from vaxdrill.scenario.policies import OfflineWhenQueue, Policy, Wait
+from vaxdrill.scenario.sites import Site, Station
+from vaxdrill.scenario.system import Server
+
+Proc = Generator[simpy.Event, Any, Any]
+
+
+class StationState:
+    """A station at run time: its resource, pre-drawn times and what it measured."""
+
+    __slots__ = (
+        "area",
+        "blocked_time",
+        "busy",
+        "last",
+        "latency",
+        "name",
+        "needs_system",
+        "paper_service",
+        "q",
+        "res",
+        "service",
+        "staff",
+        "waits",
+    )
+
+    def __init__(self, env: simpy.Environment, name: str, station: Station, draws: Any) -> None:
+        self.name = name
+        self.staff = station.staff
+        self.res = simpy.Resource(env, station.staff)
+        self.needs_system = station.needs_system
+        self.service: list[float] = draws.service
+        self.paper_service: list[float] = draws.paper_service
+        self.latency: list[float] = draws.latency
+        self.waits: list[float] = []
+        self.busy = 0.0
+        self.blocked_time = 0.0
+        self.q = 0  # beneficiaries waiting in this station's queue
+        self.area = 0.0  # integral of q over time (time-weighted queue length)
+        self.last = 0.0
+
+    def queue_change(self, now: float, delta: int) -> None:
+        self.area += self.q * (now - self.last)
+        self.last = now
+        self.q += delta
+
+
+class SiteModel:
+    """A site's day under one fallback policy; :meth:`run` simulates it to midnight."""
+
+    def __init__(
+        self,
+        site: Site,
+        plan: SitePlan,
+        timeline: Timeline,
+        server: Server,
+        policy: Policy,
+        switches: list[Switch],
+    ) -> None:
+        self.env = env = simpy.Environment()
+        self.site, self.plan, self.timeline, self.server, self.policy = site, plan, timeline, server, policy
+        self.switches = switches
+        self.opens, self.closes = site.opens, site.closes
+        self.patience = site.arrivals.patience if site.arrivals.patience is not None else math.inf
+        self.send_home = site.at_close == "send_home"
+        self.capacity = site.waiting_capacity
+        self.can_switch = not isinstance(policy, Wait)
+        self.queue_rule = policy if isinstance(policy, OfflineWhenQueue) else None
+        self.always_up = timeline.always_up
+        st = site.stations
+        self.stations: dict[str, StationState] = {
+            name: StationState(env, name, getattr(st, name), plan.stations[name]) for name in plan.stations
+        }
+        self.pre = [self.stations[n] for n in ("entry", "verification") if n in self.stations]
+        self.vac = self.stations["vaccination"]
+        self.rec = self.stations.get("recording")
+        self.seats = simpy.Resource(env, st.observation.seats) if st.observation.seats else None
+        self.obs = plan.observation
+        # Mode and signals.
+        self.paper_mode = False
+        self.paper_event = env.event()
+        self.online_event = env.event()
+        self.close_event = env.event()
+        self.closed = False
+        self.never = env.event()
+        self.blocked = 0
+        # Vials.
+        v = site.vials
+        self.dpv, self.discard_after = v.doses_per_vial, v.discard_after
+        self.stock_left: float = math.inf if v.stock is None else float(v.stock)
+        self.late_after = v.late_open_after if v.late_open_after is not None else math.inf
+        self.late_min = v.late_open_min_waiting
+        self.vial_left, self.vial_opened, self.vials_opened = 0, 0.0, 0
+        self.doses_used = self.doses_wasted = 0
+        # Outcomes.
+        self.vaccinated = 0
+        self.turned_away: dict[str, int] = {
+            "patience": 0,
+            "waiting_area_full": 0,
+            "after_close": 0,
+            "sent_home": 0,
+            "no_dose": 0,
+        }
+        self.present = 0  # admitted, not yet vaccinated nor turned away
+        self.inside = 0  # admitted and not yet left (includes those in observation)
+        self.waiting = 0  # in the queues before vaccination (the waiting area)
+        self.last_exit = 0.0
+        self.vacc_times: list[float] = []
+        self.to_vaccination: list[float] = []
+        self.queue_joins: list[float] = []
+        self.queue_leaves: list[float] = []
+        # Paper and backlog.
+        self.paper_times: list[float] = []
+        self.entered_times: list[float] = []
+        self.reconciled = 0
+        self.pending: deque[int] = deque()
+        self.records_event: simpy.Event | None = None
+        self.retry_i = 0
+
+    # -- the day ---------------------------------------------------------------------------
+    def run(self) -> SiteModel:
+        env = self.env
+        env.process(self._arrivals())
+        if self.switches:
+            if self.switches[0][0] <= 0.0 and self.switches[0][1]:
+                self.paper_mode = True
+                rest = self.switches[1:]
+            else:
+                rest = self.switches
+            if rest:
+                env.process(self._switcher(rest))
+        env.process(self._close())
+        for _ in range(self.site.paper.back_entry_staff):
+            env.process(self._clerk())
+        env.run(until=HORIZON)
+        if self.vial_left:  # an open vial is discarded at session end
+            self.doses_wasted += self.vial_left
+            self.vial_left = 0
+        for st in self.stations.values():
+            st.queue_change(HORIZON, 0)
+        return self
+
+    def _arrivals(self) -> Proc:
+        env = self.env
+        visit = self._visit
+        for t, i in self.plan.arrivals:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            env.process(visit(i, t))
+
+    def _close(self) -> Proc:
+        yield self.env.timeout(self.closes)
+        self.closed = True
+        self.close_event.succeed()
+
+    def _switcher(self, switches: list[Switch]) -> Proc:
+        env = self.env
+        for t, paper in switches:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self._set_mode(paper)
+
+    def _set_mode(self, paper: bool) -> None:
+        if paper == self.paper_mode:
+            return
+        self.paper_mode = paper
+        if paper:
+            ev, self.paper_event = self.paper_event, self.env.event()
+        else:
+            ev, self.online_event = self.online_event, self.env.event()
+        ev.succeed()
+
+    def _queue_trigger(self, st: StationState) -> None:
+        """``offline_when_queue``: go to paper when the queue for the system reaches the limit."""
+        rule = self.queue_rule
+        if rule is None or self.paper_mode or st.q < rule.queue_length:
+            return
+        self._set_mode(True)
+        back = self.timeline.stable_from(self.env.now, rule.back_after)
+        if back < math.inf:
+            self.env.process(self._switcher([(back, False)]))
+
+    # -- a beneficiary ---------------------------------------------------------------------
+    def _leave(self, reason: str) -> None:
+        self.turned_away[reason] += 1
+        self.present -= 1
+        self.inside -= 1
+        self.last_exit = self.env.now
+
+    def _wait(self, st: StationState, req: simpy.Event, deadline: float, leave: bool) -> Proc:
+        """Queue for ``st``; return True when served, False when the beneficiary gave up."""
+        env = self.env
+        t0 = env.now
+        st.queue_change(t0, 1)
+        self.queue_joins.append(t0)
+        if st.needs_system and self.blocked:
+            self._queue_trigger(st)
+        events = [req]
+        if leave:
+            if deadline < math.inf:
+                events.append(env.timeout(max(0.0, deadline - t0)))
+            if self.send_home:
+                events.append(self.close_event)
+        if len(events) == 1:
+            yield req
+        else:
+            yield env.any_of(events)
+        now = env.now
+        st.queue_change(now, -1)
+        self.queue_leaves.append(now)
+        if req.triggered:
+            st.waits.append(now - t0)
+            return True
+        req.cancel()  # type: ignore[attr-defined]
+        return False
+
+    def _visit(self, i: int, arrived: float) -> Proc:
+        env = self.env
+        if arrived >= self.closes:
+            self.turned_away["after_close"] += 1
+            return
+        if self.capacity is not None and self.waiting >= self.capacity:
+            self.turned_away["waiting_area_full"] += 1
+            return
+        self.present += 1
+        self.inside += 1
+        self.waiting += 1
+        if arrived < self.opens:
+            yield env.timeout(self.opens - arrived)
+        deadline = arrived + self.patience
+        paper = False
+        for st in self.pre:
+            if self.closed and self.send_home:
+                self.waiting -= 1
+                self._leave("sent_home")
+                return
+            req = st.res.request()
+            if req.triggered:
+                st.waits.append(0.0)
+            else:
+                served = yield from self._wait(st, req, deadline, True)
+                if not served:
+                    self.waiting -= 1
+                    self._leave("patience" if not self.closed or not self.send_home else "sent_home")
+                    return
+            if st.needs_system:
+                paper = yield from self._system_step(st, i, paper, True)
+            else:
+                d = st.service[i]
+                st.busy += d
+                yield env.timeout(d)
+            st.res.release(req)
+            if paper is None:
+                self.waiting -= 1
+                self._leave("sent_home")
+                return
+
+        vac = self.vac
+        if self.closed and self.send_home:
+            self.waiting -= 1
+            self._leave("sent_home")
+            return
+        req = vac.res.request()
+        if req.triggered:
+            vac.waits.append(0.0)
+        else:
+            served = yield from self._wait(vac, req, deadline, True)
+            if not served:
+                self.waiting -= 1
+                self._leave("patience" if not self.closed or not self.send_home else "sent_home")
+                return
+        self.waiting -= 1
+        if not self._take_dose():
+            vac.res.release(req)
+            self._leave("no_dose")
+            return
+        start = env.now
+        d = vac.service[i]
+        vac.busy += d
+        yield env.timeout(d)
+        self.vaccinated += 1
+        self.present -= 1
+        now = env.now
+        self.vacc_times.append(now)
+        self.to_vaccination.append(start - arrived)
+        seat = None
+        if self.seats is not None:
+            seat = self.seats.request()
+            if not seat.triggered:
+                t0 = env.now
+                yield seat  # the vaccinator cannot take the next one until a seat is free
+                vac.busy += env.now - t0
+        vac.res.release(req)
+        obs_end = env.now + self.obs[i]
+
+        rec = self.rec
+        if rec is not None:
+            req = rec.res.request()
+            if req.triggered:
+                rec.waits.append(0.0)
+            else:
+                yield from self._wait(rec, req, math.inf, False)
+            paper = yield from self._system_step(rec, i, paper, False)
+            rec.res.release(req)
+        if paper:
+            self._add_paper(i)
+        now = env.now
+        if obs_end > now:
+            yield env.timeout(obs_end - now)
+        if seat is not None:
+            self.seats.release(seat)  # type: ignore[union-attr]
+        self.inside -= 1
+        self.last_exit = env.now
+
+    def _system_step(self, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
+        """Serve beneficiary ``i`` at a station that needs the system; return whether on paper.
+
+        Returns None when the beneficiary was sent home at close while the system was unreachable.
+        """
+        env = self.env
+        if not st.needs_system:
+            d = st.service[i]
+            st.busy += d
+            yield env.timeout(d)
+            return paper
+        if paper or self.paper_mode:
+            d = st.paper_service[i]
+            st.busy += d
+            yield env.timeout(d)
+            return True
+        lat = st.latency[i]
+        server = self.server
+        state = UP if self.always_up else self.timeline.state_at(env.now)
+        if state == DEGRADED:
+            lat *= server.degraded_factor
+        if state != DOWN and lat <= server.timeout:
+            d = st.service[i] + lat
+            st.busy += d
+            yield env.timeout(d)
+            return False
+        # The system does not answer: retry, then hold until it answers or the site goes to paper.
+        t0 = env.now
+        done = self._transact(t0, lat, state)
+        self.blocked += 1
+        self._queue_trigger(st)
+        if not self.paper_mode:
+            events: list[simpy.Event] = []
+            if done < math.inf:
+                events.append(env.timeout(done - t0))
+            if self.can_switch:
+                events.append(self.paper_event)
+            if may_leave and self.send_home and not self.closed:
+                events.append(self.close_event)
+            if not events:
+                events.append(self.never)
+            yield events[0] if len(events) == 1 else env.any_of(events)
+        self.blocked -= 1
+        now = env.now
+        st.blocked_time += now - t0
+        st.busy += now - t0
+        if now < done and self.paper_mode:
+            d = st.paper_service[i]
+            st.busy += d
+            yield env.timeout(d)
+            return True
+        if now < done:
+            return None  # sent home at close
+        d = st.service[i]
+        st.busy += d
+        yield env.timeout(d)
+        return False
+
+    def _transact(self, t: float, lat: float, state: int) -> float:
+        """When a transaction that failed its first attempt at ``t`` completes (inf if never)."""
+        server, tl = self.server, self.timeline
+        retries, timeout, backoff = server.retries, server.timeout, server.backoff
+        draws = self.plan.retry_latency
+        k = 0
+        while True:
+            if state != DOWN:
+                eff = lat * server.degraded_factor if state == DEGRADED else lat
+                if eff <= timeout:
+                    return t + eff
+            t += timeout
+            k += 1
+            if k > retries:
+                t = tl.next_up(t)  # the operator tries again once the system answers
+                if t == math.inf or t >= HORIZON:
+                    return math.inf
+                k = 0
+            else:
+                t += backoff * 2 ** (k - 1)
+            lat = draws[self.retry_i % len(draws)]
+            self.retry_i += 1
+            state = tl.state_at(t)
+
+    def _take_dose(self) -> bool:
+        """Take a dose from the open vial, opening a new one when allowed; False if none."""
+        now = self.env.now
+        if self.vial_left > 0 and now - self.vial_opened <= self.discard_after:
+            self.vial_left -= 1
+            self.doses_used += 1
+            return True
+        if self.vial_left > 0:  # expired 4 h after opening
+            self.doses_wasted += self.vial_left
+            self.vial_left = 0
+        if now >= self.late_after and self.vac.q + 1 < self.late_min:
+            return False  # not worth opening a vial this late for so few
+        if self.stock_left <= 0:
+            return False
+        size = int(min(self.dpv, self.stock_left))
+        self.stock_left -= size
+        self.vials_opened += 1
+        self.vial_opened = now
+        self.vial_left = size - 1
+        self.doses_used += 1
+        return True
+
+    # -- paper records and their back-entry ------------------------------------------------
+    def _add_paper(self, i: int) -> None:
+        self.paper_times.append(self.env.now)
+        self.pending.append(i)
+        ev = self.records_event
+        if ev is not None:
+            self.records_event = None
+            ev.succeed()
+
+    def _clerk(self) -> Proc:
+        env = self.env
+        after_close = self.site.paper.back_entry_when == "after_close"
+        tl = self.timeline
+        back_entry, recon = self.plan.back_entry, self.plan.needs_reconciliation
+        while True:
+            if not self.pending:
+                if self.records_event is None:
+                    self.records_event = env.event()
+                yield self.records_event
+                continue
+            now = env.now
+            if now < self.closes and (after_close or self.paper_mode):
+                if after_close:
+                    yield env.timeout(self.closes - now)
+                else:
+                    yield env.any_of([self.online_event, env.timeout(self.closes - now)])
+                continue
+            up = now if self.always_up else tl.next_up(now)
+            if up > now:
+                if up >= HORIZON:
+                    return
+                yield env.timeout(up - now)
+                continue
+            j = self.pending.popleft()
+            yield env.timeout(back_entry[j])
+            self.entered_times.append(env.now)
+            self.reconciled += recon[j]
