@@ -71,7 +71,7 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
     out["sms_not_delivered"] = plan.sms_failed
     out["turned_away"] = sum(m.turned_away.values())
     for reason, count in m.turned_away.items():
-        out[f"turned_away.{reason}"] = count
+        out[f"turned_away_by.{reason}"] = count
     out["still_inside"] = m.present
     wait_stats("wait_minutes", m.to_vaccination, out)
     end = session_end(m)
@@ -82,7 +82,7 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
         if st is None:
             continue
         wait_stats(f"wait_minutes.{name}", st.waits, out)
-        out[f"queue_length.{name}"] = st.area / span
+        out[f"queue_length_by.{name}"] = st.area / span
         out[f"utilisation.{name}"] = st.busy / (st.staff * span)
         out[f"blocked_minutes.{name}"] = st.blocked_time / 60.0
         queue_area += st.area
@@ -130,7 +130,7 @@ def total_metrics(models: Sequence[SiteModel], per_site: Sequence[Metrics], chec
     keys = per_site[0].keys() if per_site else []
     for key in keys:
         head = key.split(".", 1)[0]
-        if key in SUMMED or head in ("vaccinated_by", "turned_away", "blocked_minutes"):
+        if key in SUMMED or head in ("vaccinated_by", "turned_away_by", "blocked_minutes"):
             out[key] = float(sum(s[key] for s in per_site))
     target = sum((m.site.target if m.site.target is not None else m.site.booked) for m in models)
     out["attainment"] = out.get("vaccinated", 0.0) / target if target else 0.0
@@ -147,14 +147,14 @@ def total_metrics(models: Sequence[SiteModel], per_site: Sequence[Metrics], chec
         _np_wait_stats(f"wait_minutes.{name}", np.fromiter((w for st in present for w in st.waits), float), out)
         area = sum(st.area for st in present)
         queue_area += area
-        out[f"queue_length.{name}"] = area / span
+        out[f"queue_length_by.{name}"] = area / span
         capacity = sum(
             st.staff * max(e - m.opens, 1.0) for m, e in zip(models, ends, strict=True) for st in [m.stations.get(name)] if st
         )
         out[f"utilisation.{name}"] = sum(st.busy for st in present) / capacity
     out["queue_length"] = queue_area / span
     out["overtime_minutes"] = max((s["overtime_minutes"] for s in per_site), default=0.0)
-    out["overtime_minutes.mean"] = float(np.mean([s["overtime_minutes"] for s in per_site])) if per_site else 0.0
+    out["overtime_minutes_site_mean"] = float(np.mean([s["overtime_minutes"] for s in per_site])) if per_site else 0.0
     out["backlog_cleared_after_close_minutes"] = max(
         (s["backlog_cleared_after_close_minutes"] for s in per_site), default=0.0
     )

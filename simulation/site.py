@@ -54,6 +54,7 @@ class StationState:
         "res",
         "service",
         "staff",
+        "transactions",
         "waits",
     )
 
@@ -66,6 +67,7 @@ class StationState:
         self.paper_service: list[float] = draws.paper_service
         self.latency: list[float] = draws.latency
         self.waits: list[float] = []
+        self.transactions: list[float] = []  # when each online transaction completed
         self.busy = 0.0
         self.blocked_time = 0.0
         self.q = 0  # beneficiaries waiting in this station's queue
@@ -367,6 +369,7 @@ class SiteModel:
         if state == DEGRADED:
             lat *= server.degraded_factor
         if state != DOWN and lat <= server.timeout:
+            st.transactions.append(env.now + lat)
             d = st.service[i] + lat
             st.busy += d
             yield env.timeout(d)
@@ -398,6 +401,7 @@ class SiteModel:
             return True
         if now < done:
             return None  # sent home at close
+        st.transactions.append(done)
         d = st.service[i]
         st.busy += d
         yield env.timeout(d)
