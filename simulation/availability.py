@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vaxdrill.scenario.sites import FailureProcess, OutageWindow
 
@@ -37,7 +38,9 @@ def scripted(windows: Iterable[OutageWindow]) -> list[Interval]:
     return [(w.start, w.end, DOWN if w.state == "down" else DEGRADED) for w in windows]
 
 
-def alternating(process: FailureProcess, rng: np.random.Generator, start: float, end: float = HORIZON) -> list[Interval]:
+def alternating(
+    process: FailureProcess, rng: np.random.Generator, start: float, end: float = HORIZON
+) -> list[Interval]:
     """Realise an alternating up/failed process from ``start`` (up) until ``end``.
 
     Durations are drawn in small batches from the stream, in a fixed order, so the realisation
@@ -136,7 +139,8 @@ class Timeline:
                 return ready
             t = end
 
-    def share_down(self, grid: np.ndarray) -> np.ndarray:
+    def share_down(self, grid: NDArray[np.float64]) -> NDArray[np.float64]:
         """1.0 where the system is down at each grid time, else 0.0."""
         idx = np.searchsorted(np.asarray(self.times), grid, side="right") - 1
-        return (np.asarray(self.states)[idx] == DOWN).astype(float)
+        down: NDArray[np.float64] = (np.asarray(self.states)[idx] == DOWN).astype(float)
+        return down

@@ -191,13 +191,10 @@ def answer(scenario: Scenario, results: Sequence[ReplicationResult]) -> str:
     diff = ci95([r.policies[best].total["vaccinated"] - r.policies[other].total["vaccinated"] for r in results])
     paper = ci95([r.policies[best].total["paper_records"] for r in results])
     text = (
-        f"{best} vaccinates {diff.mean:.0f} more people [{diff.lo:.0f}, {diff.hi:.0f}] {_scope(scenario)} "
-        f"than {other}"
+        f"{best} vaccinates {diff.mean:.0f} more people [{diff.lo:.0f}, {diff.hi:.0f}] {_scope(scenario)} than {other}"
     )
     if cps:
-        gaps = {
-            c: ci95([r.policies[best].total[c] - r.policies[other].total[c] for r in results]) for c in cps
-        }
+        gaps = {c: ci95([r.policies[best].total[c] - r.policies[other].total[c] for r in results]) for c in cps}
         cp = max(cps, key=lambda c: abs(gaps[c].mean))
         g = gaps[cp]
         text += f" ({g.mean:.0f} more [{g.lo:.0f}, {g.hi:.0f}] by {cp.split('.', 1)[1]})"

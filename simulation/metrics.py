@@ -149,7 +149,10 @@ def total_metrics(models: Sequence[SiteModel], per_site: Sequence[Metrics], chec
         queue_area += area
         out[f"queue_length_by.{name}"] = area / span
         capacity = sum(
-            st.staff * max(e - m.opens, 1.0) for m, e in zip(models, ends, strict=True) for st in [m.stations.get(name)] if st
+            st.staff * max(e - m.opens, 1.0)
+            for m, e in zip(models, ends, strict=True)
+            for st in [m.stations.get(name)]
+            if st
         )
         out[f"utilisation.{name}"] = sum(st.busy for st in present) / capacity
     out["queue_length"] = queue_area / span

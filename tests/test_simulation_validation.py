@@ -72,7 +72,9 @@ site_defaults:
   paper: {back_entry_when: idle}
 sites:
   - {name: A, at_close: send_home}
-  - {name: B, at_close: finish, connectivity: {failures: {time_between_failures: exp(40min), time_to_repair: exp(20min)}}}
+  - name: B
+    at_close: finish
+    connectivity: {failures: {time_between_failures: exp(40min), time_to_repair: exp(20min)}}
 server:
   outages: [{start: "10:00", end: "11:00"}, {start: "11:30", end: "11:45", state: degraded}]
   failures: {time_between_failures: exp(2h), time_to_repair: exp(15min)}

@@ -1,0 +1,119 @@
+"""``vaxdrill simulate``: compare fallback policies on a scenario's session sites.
+
+Runs every policy of the scenario (or those named with ``--policy``) for N replications with
+common random numbers, shows progress, prints a table of the main metrics with 95% intervals and
+writes ``summary.json``, CSVs, PNG plots and ``report.html`` to the run's results folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vaxdrill.errors import VaxdrillError
+from vaxdrill.results import RunFolder, write_json
+from vaxdrill.scenario import load_scenario
+
+# Wide enough for the table when written to a file or a CI log (a terminal keeps its own width).
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 150)
+
+
+class SimulationError(VaxdrillError):
+    """The simulation cannot run as asked (a scenario without sites, an unknown policy...)."""
+
+
+def _stat(node: dict[str, Any] | None, share: bool = False) -> str:
+    if not node:
+        return "-"
+    mean, (lo, hi) = node["mean"], node["ci95"]
+    if share:
+        return f"{mean:.0%} [{lo:.0%}, {hi:.0%}]"
+    fmt = ".0f" if max(abs(mean), abs(hi)) >= 20 else ".1f"
+    return f"{mean:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def simulate(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+    replications: Annotated[
+        int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Root seed (default: the scenario's).")] = None,
+    policy: Annotated[
+        list[str] | None, typer.Option("--policy", "-p", help="Policy to run; repeat for several (default: all).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes for replications.")] = 1,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write results to this (new or empty) folder.")] = None,
+) -> None:
+    """Compare offline-fallback policies on the scenario's session sites (replicated, with CRN)."""
+    from simulation.experiment import choose_policies, run_replications, summary
+    from simulation.outputs import write_csvs, write_plots
+    from simulation.report import write_report
+
+    scenario = load_scenario(scenario_path)
+    if not scenario.sites:
+        raise SimulationError(f"{scenario_path}: the scenario has no `sites` (nor `sites_csv`); nothing to simulate")
+    try:
+        names = choose_policies(scenario, policy)
+    except KeyError as exc:
+        unknown = str(exc.args[0])
+        known = list(scenario.policies) or ["wait"]
+        close = difflib.get_close_matches(unknown, known, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        raise SimulationError(
+            f"--policy {unknown}: no such policy in {scenario_path} (policies: {', '.join(known)}){hint}"
+        ) from None
+    n = replications or scenario.replications
+    root = scenario.seed if seed is None else seed
+    run = RunFolder.create(scenario, "simulate", root, out=out_dir)
+    booked = sum(s.booked for s in scenario.sites)
+    out.print(
+        f"simulating [bold]{scenario.name}[/bold]: {len(scenario.sites)} site(s), {booked} booked, "
+        f"policies {', '.join(names)}; {n} replication(s), seed {root}, {workers} worker(s)",
+        highlight=False,
+    )
+    with Progress(
+        TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=out
+    ) as progress:
+        task = progress.add_task("replications", total=n)
+        results = run_replications(scenario, n, root, names, workers, on_done=lambda _r: progress.advance(task))
+    doc = summary(scenario, results, root)
+    write_json(run.path / "summary.json", doc)
+    write_csvs(run.path, scenario, results)
+    write_plots(run.path, scenario, results)
+    write_report(run.path, scenario, doc)
+    run.finish(replications=n, policies=names, workers=workers, argv_text=shlex.join(sys.argv))
+
+    table = Table(title=f"{scenario.name}: means and 95% intervals over {n} replication(s)")
+    cols = [("vaccinated", "vaccinated")] + [(f"vaccinated_by.{c}", f"by {c}") for c in doc["checkpoints"]]
+    cols += [
+        ("wait_minutes.mean", "wait min"),
+        ("turned_away", "turned away"),
+        ("doses_wasted", "wasted"),
+        ("backlog_at_close", "backlog at close"),
+    ]
+    table.add_column("policy")
+    for _, label in cols:
+        table.add_column(label, justify="right")
+    for name, node in doc["policies"].items():
+        cells = []
+        for key, _ in cols:
+            cur: Any = node
+            for part in key.split("."):
+                cur = cur.get(part) if isinstance(cur, dict) else None
+            cells.append(_stat(cur))
+        table.add_row(name, *cells)
+    out.print(table)
+    out.print(f"[bold]{doc['answer']}[/bold]", highlight=False)
+    out.print(f"results: {run.path}/ (summary.json, report.html, CSVs, plots)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
