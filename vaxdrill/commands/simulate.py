@@ -23,7 +23,7 @@ from vaxdrill.results import RunFolder, write_json
 from vaxdrill.scenario import load_scenario
 
 # Wide enough for the table when written to a file or a CI log (a terminal keeps its own width).
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 150)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 class SimulationError(VaxdrillError):
