@@ -31,6 +31,7 @@ import simpy
 from simulation.availability import DEGRADED, DOWN, HORIZON, UP, Timeline
 from simulation.plan import SitePlan
 from simulation.policies import Switch
+from simulation.staff import Staff
 from vaxdrill.scenario.policies import OfflineWhenQueue, Policy, Wait
 from vaxdrill.scenario.sites import Site, Station
 from vaxdrill.scenario.system import Server
@@ -61,7 +62,7 @@ class StationState:
     def __init__(self, env: simpy.Environment, name: str, station: Station, draws: Any) -> None:
         self.name = name
         self.staff = station.staff
-        self.res = simpy.Resource(env, station.staff)
+        self.res = Staff(env, station.staff)
         self.needs_system = station.needs_system
         self.service: list[float] = draws.service
         self.paper_service: list[float] = draws.paper_service
@@ -109,7 +110,7 @@ class SiteModel:
         self.pre = [self.stations[n] for n in ("entry", "verification") if n in self.stations]
         self.vac = self.stations["vaccination"]
         self.rec = self.stations.get("recording")
-        self.seats = simpy.Resource(env, st.observation.seats) if st.observation.seats else None
+        self.seats = Staff(env, st.observation.seats) if st.observation.seats else None
         self.obs = plan.observation
         # Mode and signals.
         self.paper_mode = False
@@ -222,31 +223,32 @@ class SiteModel:
         self.inside -= 1
         self.last_exit = self.env.now
 
-    def _wait(self, st: StationState, req: simpy.Event, deadline: float, leave: bool) -> Proc:
-        """Queue for ``st``; return True when served, False when the beneficiary gave up."""
+    def _wait(self, st: StationState, deadline: float, leave: bool) -> Proc:
+        """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
         env = self.env
         t0 = env.now
         st.queue_change(t0, 1)
         self.queue_joins.append(t0)
         if st.needs_system and self.blocked:
             self._queue_trigger(st)
-        events = [req]
+        ev = st.res.wait()
+        events = [ev]
         if leave:
             if deadline < math.inf:
                 events.append(env.timeout(max(0.0, deadline - t0)))
             if self.send_home:
                 events.append(self.close_event)
         if len(events) == 1:
-            yield req
+            yield ev
         else:
             yield env.any_of(events)
         now = env.now
         st.queue_change(now, -1)
         self.queue_leaves.append(now)
-        if req.triggered:
+        if ev.triggered:
             st.waits.append(now - t0)
             return True
-        req.cancel()  # type: ignore[attr-defined]
+        st.res.cancel(ev)
         return False
 
     def _visit(self, i: int, arrived: float) -> Proc:
@@ -269,11 +271,10 @@ class SiteModel:
                 self.waiting -= 1
                 self._leave("sent_home")
                 return
-            req = st.res.request()
-            if req.triggered:
+            if st.res.acquire():
                 st.waits.append(0.0)
             else:
-                served = yield from self._wait(st, req, deadline, True)
+                served = yield from self._wait(st, deadline, True)
                 if not served:
                     self.waiting -= 1
                     self._leave("patience" if not self.closed or not self.send_home else "sent_home")
@@ -284,7 +285,7 @@ class SiteModel:
                 d = st.service[i]
                 st.busy += d
                 yield env.timeout(d)
-            st.res.release(req)
+            st.res.release()
             if paper is None:
                 self.waiting -= 1
                 self._leave("sent_home")
@@ -295,18 +296,17 @@ class SiteModel:
             self.waiting -= 1
             self._leave("sent_home")
             return
-        req = vac.res.request()
-        if req.triggered:
+        if vac.res.acquire():
             vac.waits.append(0.0)
         else:
-            served = yield from self._wait(vac, req, deadline, True)
+            served = yield from self._wait(vac, deadline, True)
             if not served:
                 self.waiting -= 1
                 self._leave("patience" if not self.closed or not self.send_home else "sent_home")
                 return
         self.waiting -= 1
         if not self._take_dose():
-            vac.res.release(req)
+            vac.res.release()
             self._leave("no_dose")
             return
         start = env.now
@@ -318,32 +318,29 @@ class SiteModel:
         now = env.now
         self.vacc_times.append(now)
         self.to_vaccination.append(start - arrived)
-        seat = None
-        if self.seats is not None:
-            seat = self.seats.request()
-            if not seat.triggered:
-                t0 = env.now
-                yield seat  # the vaccinator cannot take the next one until a seat is free
-                vac.busy += env.now - t0
-        vac.res.release(req)
+        seats = self.seats
+        if seats is not None and not seats.acquire():
+            t0 = env.now
+            yield seats.wait()  # the vaccinator cannot take the next one until a seat is free
+            vac.busy += env.now - t0
+        vac.res.release()
         obs_end = env.now + self.obs[i]
 
         rec = self.rec
         if rec is not None:
-            req = rec.res.request()
-            if req.triggered:
+            if rec.res.acquire():
                 rec.waits.append(0.0)
             else:
-                yield from self._wait(rec, req, math.inf, False)
+                yield from self._wait(rec, math.inf, False)
             paper = yield from self._system_step(rec, i, paper, False)
-            rec.res.release(req)
+            rec.res.release()
         if paper:
             self._add_paper(i)
         now = env.now
         if obs_end > now:
             yield env.timeout(obs_end - now)
-        if seat is not None:
-            self.seats.release(seat)  # type: ignore[union-attr]
+        if seats is not None:
+            seats.release()
         self.inside -= 1
         self.last_exit = env.now
 
