@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from simulation.availability import HORIZON
 from simulation.site import SiteModel
@@ -124,47 +125,91 @@ SUMMED = {
 }
 
 
-def total_metrics(models: Sequence[SiteModel], per_site: Sequence[Metrics], checkpoints: Sequence[float]) -> Metrics:
-    """The district (or nation) as a whole: counts summed, waits pooled, utilisation busy-weighted."""
-    out: Metrics = {}
-    keys = per_site[0].keys() if per_site else []
-    for key in keys:
-        head = key.split(".", 1)[0]
-        if key in SUMMED or head in ("vaccinated_by", "turned_away_by", "blocked_minutes"):
-            out[key] = float(sum(s[key] for s in per_site))
-    target = sum((m.site.target if m.site.target is not None else m.site.booked) for m in models)
-    out["attainment"] = out.get("vaccinated", 0.0) / target if target else 0.0
-    waits = np.fromiter((w for m in models for w in m.to_vaccination), dtype=float)
-    _np_wait_stats("wait_minutes", waits, out)
-    start = min((m.opens for m in models), default=0.0)
-    ends = [session_end(m) for m in models]
-    span = max(max(ends, default=start) - start, 1.0)
-    queue_area = 0.0
-    for name in STATIONS:
-        present = [m.stations[name] for m in models if name in m.stations]
-        if not present:
-            continue
-        _np_wait_stats(f"wait_minutes.{name}", np.fromiter((w for st in present for w in st.waits), float), out)
-        area = sum(st.area for st in present)
-        queue_area += area
-        out[f"queue_length_by.{name}"] = area / span
-        capacity = sum(
-            st.staff * max(e - m.opens, 1.0)
-            for m, e in zip(models, ends, strict=True)
-            for st in [m.stations.get(name)]
-            if st
+
+
+class DayTotals:
+    """Accumulates sites as they finish, so a site's SimPy model can be dropped right away.
+
+    Keeps only what the totals need: pooled waits, queue areas, busy time, and the 5-minute
+    series (cumulative vaccinated, people waiting, backlog).
+    """
+
+    def __init__(self) -> None:
+        self.to_vaccination: list[float] = []
+        self.station_waits: dict[str, list[float]] = {}
+        self.area: dict[str, float] = {}
+        self.busy: dict[str, float] = {}
+        self.capacity: dict[str, float] = {}
+        self.target = 0
+        self.start = math.inf
+        self.end = -math.inf
+        self.vacc = np.zeros(GRID.size)
+        self.waiting = np.zeros(GRID.size)
+        self.backlog = np.zeros(GRID.size)
+
+    def add(self, m: SiteModel) -> None:
+        site = m.site
+        self.target += site.target if site.target is not None else site.booked
+        self.to_vaccination += m.to_vaccination
+        end = session_end(m)
+        self.start = min(self.start, m.opens)
+        self.end = max(self.end, end)
+        for name, st in m.stations.items():
+            self.station_waits.setdefault(name, []).extend(st.waits)
+            self.area[name] = self.area.get(name, 0.0) + st.area
+            self.busy[name] = self.busy.get(name, 0.0) + st.busy
+            self.capacity[name] = self.capacity.get(name, 0.0) + st.staff * max(end - m.opens, 1.0)
+        if m.vacc_times:
+            self.vacc += np.searchsorted(np.asarray(m.vacc_times), GRID, side="right")
+        if m.queue_joins:
+            self.waiting += np.searchsorted(np.asarray(m.queue_joins), GRID, side="right")
+            self.waiting -= np.searchsorted(np.asarray(m.queue_leaves), GRID, side="right")
+        if m.paper_times:
+            self.backlog += np.searchsorted(np.asarray(m.paper_times), GRID, side="right")
+            self.backlog -= np.searchsorted(np.asarray(m.entered_times), GRID, side="right")
+
+    def total(self, per_site: Sequence[Metrics]) -> Metrics:
+        """The district (or nation) as a whole: counts summed, waits pooled, utilisation busy-weighted."""
+        out: Metrics = {}
+        keys = per_site[0].keys() if per_site else []
+        for key in keys:
+            head = key.split(".", 1)[0]
+            if key in SUMMED or head in ("vaccinated_by", "turned_away_by", "blocked_minutes"):
+                out[key] = float(sum(s[key] for s in per_site))
+        out["attainment"] = out.get("vaccinated", 0.0) / self.target if self.target else 0.0
+        _np_wait_stats("wait_minutes", np.asarray(self.to_vaccination, dtype=float), out)
+        span = max(self.end - self.start, 1.0) if per_site else 1.0
+        queue_area = 0.0
+        for name in STATIONS:
+            if name not in self.area:
+                continue
+            _np_wait_stats(f"wait_minutes.{name}", np.asarray(self.station_waits[name], dtype=float), out)
+            queue_area += self.area[name]
+            out[f"queue_length_by.{name}"] = self.area[name] / span
+            out[f"utilisation.{name}"] = self.busy[name] / self.capacity[name]
+        out["queue_length"] = queue_area / span
+        overtime = [s["overtime_minutes"] for s in per_site]
+        out["overtime_minutes"] = max(overtime, default=0.0)
+        out["overtime_minutes_site_mean"] = float(np.mean(overtime)) if overtime else 0.0
+        out["backlog_cleared_after_close_minutes"] = max(
+            (s["backlog_cleared_after_close_minutes"] for s in per_site), default=0.0
         )
-        out[f"utilisation.{name}"] = sum(st.busy for st in present) / capacity
-    out["queue_length"] = queue_area / span
-    out["overtime_minutes"] = max((s["overtime_minutes"] for s in per_site), default=0.0)
-    out["overtime_minutes_site_mean"] = float(np.mean([s["overtime_minutes"] for s in per_site])) if per_site else 0.0
-    out["backlog_cleared_after_close_minutes"] = max(
-        (s["backlog_cleared_after_close_minutes"] for s in per_site), default=0.0
-    )
-    return out
+        return out
+
+    def series(self) -> dict[str, list[float]]:
+        """Cumulative vaccinated, people waiting and backlog summed over sites on :data:`GRID`,
+        and the histogram of minutes from arrival to vaccination."""
+        waits = np.asarray(self.to_vaccination, dtype=float) / 60.0
+        hist, _ = np.histogram(np.minimum(waits, WAIT_BINS[-1] - 1e-9), bins=WAIT_BINS)
+        return {
+            "vaccinated": self.vacc.tolist(),
+            "waiting": self.waiting.tolist(),
+            "backlog": self.backlog.tolist(),
+            "wait_histogram": hist.astype(float).tolist(),
+        }
 
 
-def _np_wait_stats(prefix: str, waits: np.ndarray, out: Metrics) -> None:
+def _np_wait_stats(prefix: str, waits: NDArray[np.float64], out: Metrics) -> None:
     if waits.size == 0:
         for k in ("mean", "p50", "p90", "max"):
             out[f"{prefix}.{k}"] = 0.0
@@ -174,27 +219,3 @@ def _np_wait_stats(prefix: str, waits: np.ndarray, out: Metrics) -> None:
     out[f"{prefix}.p50"] = float(p50) / 60.0
     out[f"{prefix}.p90"] = float(p90) / 60.0
     out[f"{prefix}.max"] = float(waits.max()) / 60.0
-
-
-def series(models: Sequence[SiteModel]) -> dict[str, list[float]]:
-    """Cumulative vaccinated, people waiting and backlog, summed over sites, on :data:`GRID`."""
-    vacc = np.zeros(GRID.size)
-    waiting = np.zeros(GRID.size)
-    backlog = np.zeros(GRID.size)
-    for m in models:
-        if m.vacc_times:
-            vacc += np.searchsorted(np.asarray(m.vacc_times), GRID, side="right")
-        if m.queue_joins:
-            waiting += np.searchsorted(np.sort(np.asarray(m.queue_joins)), GRID, side="right")
-            waiting -= np.searchsorted(np.sort(np.asarray(m.queue_leaves)), GRID, side="right")
-        if m.paper_times:
-            backlog += np.searchsorted(np.asarray(m.paper_times), GRID, side="right")
-            backlog -= np.searchsorted(np.asarray(m.entered_times), GRID, side="right")
-    waits = np.fromiter((w for m in models for w in m.to_vaccination), dtype=float) / 60.0
-    hist, _ = np.histogram(np.minimum(waits, WAIT_BINS[-1] - 1e-9), bins=WAIT_BINS)
-    return {
-        "vaccinated": vacc.tolist(),
-        "waiting": waiting.tolist(),
-        "backlog": backlog.tolist(),
-        "wait_histogram": hist.astype(float).tolist(),
-    }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation import availability as av
-from simulation.metrics import GRID, Metrics, series, site_metrics, total_metrics
+from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
 from simulation.plan import SitePlan, draw_site
 from simulation.policies import switches
 from simulation.site import SiteModel
@@ -71,16 +71,18 @@ def realise(scenario: Scenario, root: int, replication: int) -> Day:
 
 def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: dict[str, Policy]) -> PolicyDay:
     """Simulate every site of ``day`` under one policy (sites pinned to a policy keep theirs)."""
-    models: list[SiteModel] = []
+    totals = DayTotals()
+    per_site: list[Metrics] = []
     for site, plan, tl in zip(scenario.sites, day.plans, day.timelines, strict=True):
         policy = policies[site.policy] if site.policy else policies[policy_name]
-        models.append(SiteModel(site, plan, tl, scenario.server, policy, switches(policy, tl, site.opens)).run())
-    per_site = [site_metrics(m, scenario.checkpoints) for m in models]
-    total = total_metrics(models, per_site, scenario.checkpoints)
+        model = SiteModel(site, plan, tl, scenario.server, policy, switches(policy, tl, site.opens)).run()
+        per_site.append(site_metrics(model, scenario.checkpoints))
+        totals.add(model)
+        model.dispose()
     return PolicyDay(
-        total=total,
+        total=totals.total(per_site),
         sites={s.name: mm for s, mm in zip(scenario.sites, per_site, strict=True)},
-        series=series(models),
+        series=totals.series(),
     )
 
 

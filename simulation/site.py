@@ -176,6 +176,10 @@ class SiteModel:
             st.queue_change(HORIZON, 0)
         return self
 
+    def dispose(self) -> None:
+        """Drop the event queue so suspended processes (and their cycles) are freed promptly."""
+        self.env._queue.clear()
+
     def _arrivals(self) -> Proc:
         env = self.env
         visit = self._visit

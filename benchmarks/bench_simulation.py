@@ -1,0 +1,153 @@
+"""Benchmark of the simulation: a national launch day against a bare SimPy M/M/c loop.
+
+Run: ``.venv/bin/python benchmarks/bench_simulation.py [--sites 3352] [--repeat 3]``
+
+In one process and one run, alternating so that machine noise hits both alike:
+
+1. a national launch day (PIB, 16 Jan 2021: 3,352 sessions), 100 booked per site, stochastic
+   central-server failures and per-site connectivity failures (rural links worse), one
+   replication of one policy (``offline_after`` 30 min), all metrics and time series computed;
+2. a bare SimPy M/M/c loop (``simpy.Resource``, one process per customer, pre-drawn times)
+   over the same number of customers.
+
+It prints beneficiaries per second for both (medians of ``--repeat`` runs), their ratio, the
+peak memory of the national day (peak RSS growth from ``resource.getrusage``), and the
+replications per second of ``run_replications`` with ``--workers 2`` against ``--workers 1``.
+Targets (issue 3): full model <= 4x the bare loop per beneficiary; national day <= 20 s on one
+core and < 1 GB; workers 2 >= 1.8x workers 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from simulation.experiment import run_replications
+from simulation.model import run_replication
+from vaxdrill.scenario.model import Scenario
+
+
+def national(sites: int) -> Scenario:
+    """A national day: two in three sites rural, with worse links."""
+    rows: list[dict[str, Any]] = []
+    for i in range(sites):
+        rural = i % 3 != 0
+        rows.append(
+            {
+                "name": f"session-{i:04d}",
+                "kind": "rural" if rural else "urban",
+                "booked": 100,
+                "opens": "09:00",
+                "closes": "17:00",
+                "connectivity": {
+                    "failures": {
+                        "time_between_failures": "exp(3h)" if rural else "exp(8h)",
+                        "time_to_repair": "exp(40min)" if rural else "exp(15min)",
+                    }
+                },
+            }
+        )
+    return Scenario.model_validate(
+        {
+            "name": "national-launch-day",
+            "checkpoints": ["13:30", "17:00"],
+            "sites": rows,
+            "server": {"failures": {"time_between_failures": "exp(6h)", "time_to_repair": "exp(30min)"}},
+            "policies": {
+                "offline_after_30min": {"rule": "offline_after", "after": "30min", "escalation": "10min"},
+                "wait": {"rule": "wait"},
+            },
+        }
+    )
+
+
+def bare_mmc(customers: int, c: int = 2, rho: float = 0.7, seed: int = 1) -> float:
+    """Seconds for a bare SimPy M/M/c loop over ``customers`` (draws made beforehand)."""
+    rng = np.random.default_rng(seed)
+    service_mean = 240.0
+    gaps = rng.exponential(service_mean / (c * rho), customers).tolist()
+    service = rng.exponential(service_mean, customers).tolist()
+    start = time.perf_counter()
+    env = simpy.Environment()
+    staff = simpy.Resource(env, c)
+
+    def customer(i: int) -> Any:
+        with staff.request() as req:
+            yield req
+            yield env.timeout(service[i])
+
+    def source() -> Any:
+        for i in range(customers):
+            yield env.timeout(gaps[i])
+            env.process(customer(i))
+
+    env.process(source())
+    env.run()
+    return time.perf_counter() - start
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sites", type=int, default=3352)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--worker-sites", type=int, default=250, help="sites per replication in the workers test")
+    parser.add_argument("--worker-replications", type=int, default=8)
+    args = parser.parse_args()
+
+    scenario = national(args.sites)
+    booked = args.sites * 100
+    base_rss = rss_mb()
+    full, cpu, bare = [], [], []
+    vaccinated = 0.0
+    for _ in range(args.repeat):
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = run_replication(scenario, 2021, 0, ["offline_after_30min"])
+        full.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        vaccinated = result.policies["offline_after_30min"].total["vaccinated"]
+        del result
+        gc.collect()
+        bare.append(bare_mmc(booked))
+    peak = rss_mb() - base_rss
+    t_full, t_cpu, t_bare = statistics.median(full), statistics.median(cpu), statistics.median(bare)
+
+    small = national(args.worker_sites)
+    reps = args.worker_replications
+    rate = {}
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        run_replications(small, reps, 7, ["offline_after_30min"], workers=workers)
+        rate[workers] = reps / (time.perf_counter() - t0)
+
+    print(f"national day: {args.sites} sites x 100 booked = {booked} beneficiaries, {vaccinated:.0f} vaccinated")
+    print(f"  full model : {t_full:6.2f} s wall ({t_cpu:.2f} s CPU), {booked / t_full:9.0f} beneficiaries/s")
+    print(f"  bare M/M/c : {t_bare:6.2f} s wall, {booked / t_bare:9.0f} customers/s")
+    ratio = t_full / t_bare
+    print(f"  cost ratio : {ratio:.2f}x the bare loop per beneficiary (target <= 4x)")
+    print(f"  peak memory: {peak:.0f} MB above the {base_rss:.0f} MB baseline (target < 1024 MB)")
+    print(f"  national day within 20 s: {'yes' if t_full <= 20 else 'NO'} (median of {args.repeat}: {full})")
+    print(
+        f"workers: {reps} replications of {args.worker_sites} sites: "
+        f"{rate[1]:.2f} rep/s with 1 worker, {rate[2]:.2f} rep/s with 2, speed-up {rate[2] / rate[1]:.2f}x "
+        "(target >= 1.8x; the 2 cores are shared)"
+    )
+
+
+if __name__ == "__main__":
+    main()
