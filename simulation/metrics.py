@@ -163,7 +163,7 @@ class DayTotals:
             self.vacc += np.searchsorted(np.asarray(m.vacc_times), GRID, side="right")
         if m.queue_joins:
             self.waiting += np.searchsorted(np.asarray(m.queue_joins), GRID, side="right")
-            self.waiting -= np.searchsorted(np.asarray(m.queue_leaves), GRID, side="right")
+            self.waiting -= np.searchsorted(np.sort(np.asarray(m.queue_leaves)), GRID, side="right")
         if m.paper_times:
             self.backlog += np.searchsorted(np.asarray(m.paper_times), GRID, side="right")
             self.backlog -= np.searchsorted(np.asarray(m.entered_times), GRID, side="right")

@@ -174,6 +174,12 @@ class SiteModel:
             self.vial_left = 0
         for st in self.stations.values():
             st.queue_change(HORIZON, 0)
+            for _ev, deadline in st.res.queue:
+                if deadline < HORIZON:  # gave up while nobody was being served: never noticed
+                    self.waiting -= 1
+                    self._leave("patience", deadline)
+                    st.area -= HORIZON - deadline
+                    self.queue_leaves.append(deadline)
         return self
 
     def dispose(self) -> None:
@@ -192,6 +198,9 @@ class SiteModel:
         yield self.env.timeout(self.closes)
         self.closed = True
         self.close_event.succeed()
+        if self.send_home:
+            for st in (*self.pre, self.vac):
+                st.res.send_all_home()
 
     def _switcher(self, switches: list[Switch]) -> Proc:
         env = self.env
@@ -221,13 +230,21 @@ class SiteModel:
             self.env.process(self._switcher([(back, False)]))
 
     # -- a beneficiary ---------------------------------------------------------------------
-    def _leave(self, reason: str) -> None:
+    def _leave(self, reason: str, at: float | None = None) -> None:
         self.turned_away[reason] += 1
         self.present -= 1
         self.inside -= 1
-        self.last_exit = self.env.now
+        self.last_exit = max(self.last_exit, self.env.now if at is None else at)
 
-    def _wait(self, st: StationState, deadline: float, leave: bool) -> Proc:
+    def _gave_up(self, deadline: float) -> None:
+        self.waiting -= 1
+        now = self.env.now
+        if deadline <= now:
+            self._leave("patience", deadline)
+        else:
+            self._leave("sent_home")
+
+    def _wait(self, st: StationState, deadline: float) -> Proc:
         """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
         env = self.env
         t0 = env.now
@@ -235,24 +252,16 @@ class SiteModel:
         self.queue_joins.append(t0)
         if st.needs_system and self.blocked:
             self._queue_trigger(st)
-        ev = st.res.wait()
-        events = [ev]
-        if leave:
-            if deadline < math.inf:
-                events.append(env.timeout(max(0.0, deadline - t0)))
-            if self.send_home:
-                events.append(self.close_event)
-        if len(events) == 1:
-            yield ev
-        else:
-            yield env.any_of(events)
+        served = yield st.res.wait(deadline)
         now = env.now
         st.queue_change(now, -1)
-        self.queue_leaves.append(now)
-        if ev.triggered:
+        if served:
+            self.queue_leaves.append(now)
             st.waits.append(now - t0)
             return True
-        st.res.cancel(ev)
+        left = min(now, deadline)  # patience ran out at the deadline, or sent home now
+        st.area -= now - left
+        self.queue_leaves.append(left)
         return False
 
     def _visit(self, i: int, arrived: float) -> Proc:
@@ -278,10 +287,9 @@ class SiteModel:
             if st.res.acquire():
                 st.waits.append(0.0)
             else:
-                served = yield from self._wait(st, deadline, True)
+                served = yield from self._wait(st, deadline)
                 if not served:
-                    self.waiting -= 1
-                    self._leave("patience" if not self.closed or not self.send_home else "sent_home")
+                    self._gave_up(deadline)
                     return
             if st.needs_system:
                 paper = yield from self._system_step(st, i, paper, True)
@@ -303,10 +311,9 @@ class SiteModel:
         if vac.res.acquire():
             vac.waits.append(0.0)
         else:
-            served = yield from self._wait(vac, deadline, True)
+            served = yield from self._wait(vac, deadline)
             if not served:
-                self.waiting -= 1
-                self._leave("patience" if not self.closed or not self.send_home else "sent_home")
+                self._gave_up(deadline)
                 return
         self.waiting -= 1
         if not self._take_dose():
@@ -335,18 +342,23 @@ class SiteModel:
             if rec.res.acquire():
                 rec.waits.append(0.0)
             else:
-                yield from self._wait(rec, math.inf, False)
+                yield from self._wait(rec, math.inf)
             paper = yield from self._system_step(rec, i, paper, False)
             rec.res.release()
         if paper:
             self._add_paper(i)
         now = env.now
+        if seats is None:
+            # Unlimited seats: nothing waits on this beneficiary's leaving, so no event for it.
+            if obs_end < HORIZON:
+                self.inside -= 1
+                self.last_exit = max(self.last_exit, obs_end, now)
+            return
         if obs_end > now:
             yield env.timeout(obs_end - now)
-        if seats is not None:
-            seats.release()
+        seats.release()
         self.inside -= 1
-        self.last_exit = env.now
+        self.last_exit = max(self.last_exit, env.now)
 
     def _system_step(self, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
         """Serve beneficiary ``i`` at a station that needs the system; return whether on paper.

@@ -4,11 +4,18 @@
 and triggers put/get queues on every request and release. Most beneficiaries at a session site
 find someone free, so :class:`Staff` grants a free member without any event and creates one
 only for those who must queue. Semantics are SimPy's: first come, first served; a released
-member goes straight to the longest waiter.
+member goes to the longest waiter.
+
+Patience is handled lazily, which saves a timeout and a condition event per queued beneficiary:
+a waiter carries the clock time at which they give up; when a member is released, waiters whose
+time has passed are told (their event fires with ``False``) and skipped. In a FIFO queue this
+serves exactly the beneficiaries an eager model would serve, at the same times; the model books a
+skipped waiter as having left at their deadline.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import simpy
@@ -21,7 +28,7 @@ class Staff:
         self.env = env
         self.capacity = capacity
         self.free = capacity
-        self.queue: deque[simpy.Event] = deque()
+        self.queue: deque[tuple[simpy.Event, float]] = deque()
 
     def acquire(self) -> bool:
         """Take a free member now; False when all are busy (then :meth:`wait`)."""
@@ -30,18 +37,24 @@ class Staff:
             return True
         return False
 
-    def wait(self) -> simpy.Event:
-        """An event that fires when a member is handed to this waiter."""
+    def wait(self, deadline: float = math.inf) -> simpy.Event:
+        """An event that fires True when a member is handed over, False if ``deadline`` passed first."""
         ev = simpy.Event(self.env)
-        self.queue.append(ev)
+        self.queue.append((ev, deadline))
         return ev
 
-    def cancel(self, ev: simpy.Event) -> None:
-        """A waiter gives up before being served."""
-        self.queue.remove(ev)
-
     def release(self) -> None:
-        if self.queue:
-            self.queue.popleft().succeed()
-        else:
-            self.free += 1
+        queue, now = self.queue, self.env.now
+        while queue:
+            ev, deadline = queue.popleft()
+            if deadline < now:
+                ev.succeed(False)  # gave up before their turn came
+                continue
+            ev.succeed(True)
+            return
+        self.free += 1
+
+    def send_all_home(self) -> None:
+        """Every waiter leaves now (session closed with ``at_close: send_home``)."""
+        while self.queue:
+            self.queue.popleft()[0].succeed(False)
