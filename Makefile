@@ -16,6 +16,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/vaxdrill validate scenarios/*.yaml
+	$(BIN)/vaxdrill simulate scenarios/raigad-2021-01-16.yaml
 
 test: lint typecheck unit
 

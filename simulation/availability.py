@@ -99,6 +99,12 @@ class Timeline:
             return self.states[0]
         return self.states[bisect.bisect_right(self.times, t) - 1]
 
+    def states_at(self, t: NDArray[np.float64]) -> NDArray[np.int64]:
+        """:meth:`state_at` for an array of times."""
+        idx = np.searchsorted(np.asarray(self.times), t, side="right") - 1
+        states: NDArray[np.int64] = np.asarray(self.states, dtype=np.int64)[np.maximum(idx, 0)]
+        return states
+
     def next_up(self, t: float) -> float:
         """The first moment at or after ``t`` when the system is not down (inf if never)."""
         k = bisect.bisect_right(self.times, t) - 1

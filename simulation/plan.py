@@ -72,7 +72,7 @@ def draw_site(
     # The reminder goes out `send_before` the booked time; while the server is down it is lost.
     send_at = booked_at - sms.send_before
     u_sms = rngs["sms"].random(booked)
-    down = np.array([central.state_at(t) == DOWN for t in send_at.tolist()], dtype=bool)
+    down = central.states_at(send_at) == DOWN
     delivered = u_sms < np.where(down, sms.delivery_when_down, sms.delivery)
     u_show = rngs["no_show"].random(booked)
     shows = u_show >= np.where(delivered, arr.no_show, arr.no_show_without_sms)
@@ -82,8 +82,9 @@ def draw_site(
     walk_at = np.sort(w.uniform(opens, closes, n_walk)) if n_walk else np.empty(0)
 
     n = booked + n_walk
-    come = [(float(t), int(i)) for i, t in zip(np.flatnonzero(shows).tolist(), arrive[shows].tolist(), strict=True)]
-    come += [(float(t), booked + k) for k, t in enumerate(walk_at.tolist())]
+    come = list(zip(arrive[shows].tolist(), np.flatnonzero(shows).tolist(), strict=True))
+    if n_walk:
+        come += zip(walk_at.tolist(), range(booked, booked + n_walk), strict=True)
     come.sort()
 
     s = rngs["service"]

@@ -291,12 +291,14 @@ class SiteModel:
                 if not served:
                     self._gave_up(deadline)
                     return
-            if st.needs_system:
-                paper = yield from self._system_step(st, i, paper, True)
-            else:
-                d = st.service[i]
+            if st.needs_system and self.paper_mode:
+                paper = True
+            d = self._quick(st, i, paper)
+            if d >= 0.0:
                 st.busy += d
                 yield env.timeout(d)
+            else:
+                paper = yield from self._system_step(st, i, paper, True)
             st.res.release()
             if paper is None:
                 self.waiting -= 1
@@ -343,7 +345,14 @@ class SiteModel:
                 rec.waits.append(0.0)
             else:
                 yield from self._wait(rec, math.inf)
-            paper = yield from self._system_step(rec, i, paper, False)
+            if rec.needs_system and self.paper_mode:
+                paper = True
+            d = self._quick(rec, i, paper)
+            if d >= 0.0:
+                rec.busy += d
+                yield env.timeout(d)
+            else:
+                paper = yield from self._system_step(rec, i, paper, False)
             rec.res.release()
         if paper:
             self._add_paper(i)
@@ -359,6 +368,25 @@ class SiteModel:
         seats.release()
         self.inside -= 1
         self.last_exit = max(self.last_exit, env.now)
+
+    def _quick(self, st: StationState, i: int, paper: bool | None) -> float:
+        """Service time of a step that needs no waiting for the system; -1.0 when it must wait.
+
+        The common case (no system needed, on paper, or the system answering within the timeout)
+        is a plain call rather than a sub-generator: it runs for almost every beneficiary.
+        """
+        if not st.needs_system:
+            return st.service[i]
+        if paper:
+            return st.paper_service[i]
+        lat = st.latency[i]
+        state = UP if self.always_up else self.timeline.state_at(self.env.now)
+        if state == DEGRADED:
+            lat *= self.server.degraded_factor
+        if state != DOWN and lat <= self.server.timeout:
+            st.transactions.append(self.env.now + lat)
+            return st.service[i] + lat
+        return -1.0
 
     def _system_step(self, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
         """Serve beneficiary ``i`` at a station that needs the system; return whether on paper.
