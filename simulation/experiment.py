@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from simulation.model import ReplicationResult, policies_of, run_replication
 from vaxdrill.scenario.model import Scenario
@@ -58,6 +57,8 @@ def ci95(values: Sequence[float]) -> Interval:
     mean = float(arr.mean())
     if n < 2:
         return Interval(mean, mean, mean)
+    from scipy import stats  # imported on first use: workers never need it
+
     half = float(stats.t.ppf(0.975, n - 1)) * float(arr.std(ddof=1)) / math.sqrt(n)
     return Interval(mean, mean - half, mean + half)
 
@@ -94,7 +95,10 @@ def run_replications(
             if on_done:
                 on_done(r)
         return out
-    ctx = multiprocessing.get_context("spawn")  # no fork: safe with threads, same on every platform
+    # A fork server imports the model once and forks workers from it: fast start, and safe with the
+    # progress bar's thread (a plain fork of a threaded process is not).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["simulation.model", "simulation.experiment"])
     results: dict[int, ReplicationResult] = {}
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(scenario,)
