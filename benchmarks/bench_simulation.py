@@ -72,13 +72,13 @@ def national(sites: int) -> Scenario:
     )
 
 
-def bare_mmc(customers: int, c: int = 2, rho: float = 0.7, seed: int = 1) -> float:
-    """Seconds for a bare SimPy M/M/c loop over ``customers`` (draws made beforehand)."""
+def bare_mmc(customers: int, c: int = 2, rho: float = 0.7, seed: int = 1) -> tuple[float, float]:
+    """Wall and CPU seconds of a bare SimPy M/M/c loop over ``customers`` (draws made beforehand)."""
     rng = np.random.default_rng(seed)
     service_mean = 240.0
     gaps = rng.exponential(service_mean / (c * rho), customers).tolist()
     service = rng.exponential(service_mean, customers).tolist()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     env = simpy.Environment()
     staff = simpy.Resource(env, c)
 
@@ -94,7 +94,7 @@ def bare_mmc(customers: int, c: int = 2, rho: float = 0.7, seed: int = 1) -> flo
 
     env.process(source())
     env.run()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def rss_mb() -> float:
@@ -112,7 +112,7 @@ def main() -> None:
     scenario = national(args.sites)
     booked = args.sites * 100
     base_rss = rss_mb()
-    full, cpu, bare = [], [], []
+    full, cpu, bare, bare_cpu = [], [], [], []
     vaccinated = 0.0
     for _ in range(args.repeat):
         gc.collect()
@@ -123,9 +123,12 @@ def main() -> None:
         vaccinated = result.policies["offline_after_30min"].total["vaccinated"]
         del result
         gc.collect()
-        bare.append(bare_mmc(booked))
+        wall, used = bare_mmc(booked)
+        bare.append(wall)
+        bare_cpu.append(used)
     peak = rss_mb() - base_rss
     t_full, t_cpu, t_bare = statistics.median(full), statistics.median(cpu), statistics.median(bare)
+    t_bare_cpu = statistics.median(bare_cpu)
 
     small = national(args.worker_sites)
     reps = args.worker_replications
@@ -137,11 +140,16 @@ def main() -> None:
 
     print(f"national day: {args.sites} sites x 100 booked = {booked} beneficiaries, {vaccinated:.0f} vaccinated")
     print(f"  full model : {t_full:6.2f} s wall ({t_cpu:.2f} s CPU), {booked / t_full:9.0f} beneficiaries/s")
-    print(f"  bare M/M/c : {t_bare:6.2f} s wall, {booked / t_bare:9.0f} customers/s")
-    ratio = t_full / t_bare
-    print(f"  cost ratio : {ratio:.2f}x the bare loop per beneficiary (target <= 4x)")
+    print(f"  bare M/M/c : {t_bare:6.2f} s wall ({t_bare_cpu:.2f} s CPU), {booked / t_bare:9.0f} customers/s")
+    print(
+        f"  cost ratio : {t_full / t_bare:.2f}x the bare loop per beneficiary by wall time, "
+        f"{t_cpu / t_bare_cpu:.2f}x by CPU time (target <= 4x)"
+    )
     print(f"  peak memory: {peak:.0f} MB above the {base_rss:.0f} MB baseline (target < 1024 MB)")
-    print(f"  national day within 20 s: {'yes' if t_full <= 20 else 'NO'} (median of {args.repeat}: {full})")
+    print(
+        f"  national day within 20 s: {'yes' if t_full <= 20 else 'NO'} by wall time, "
+        f"{'yes' if t_cpu <= 20 else 'NO'} by CPU time (runs: {', '.join(f'{x:.1f}' for x in full)} s wall)"
+    )
     print(
         f"workers: {reps} replications of {args.worker_sites} sites: "
         f"{rate[1]:.2f} rep/s with 1 worker, {rate[2]:.2f} rep/s with 2, speed-up {rate[2] / rate[1]:.2f}x "
