@@ -148,3 +148,27 @@ def test_offline_after_beats_wait_under_common_random_numbers(write_yaml) -> Non
         assert wait.total["no_shows"] == offline.total["no_shows"]
         assert offline.total["vaccinated"] > wait.total["vaccinated"]
         assert offline.total["paper_records"] > 0 == wait.total["paper_records"]
+
+
+def test_common_random_numbers_narrow_the_paired_interval(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    scenario = load_scenario(write_yaml(OUTAGE))
+    results = run_replications(scenario, 8, seed=21)
+    a = [r.policies["offline_after"].total["vaccinated"] for r in results]
+    b = [r.policies["wait"].total["vaccinated"] for r in results]
+    paired = ci95([x - y for x, y in zip(a, b, strict=True)])
+    shifted = ci95([x - y for x, y in zip(a, b[1:] + b[:1], strict=True)])  # pairing broken
+    assert paired.hi - paired.lo < shifted.hi - shifted.lo
+    assert paired.mean == pytest.approx(shifted.mean)
+
+
+def test_queue_trigger_goes_to_paper_only_when_the_queue_builds(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    text = OUTAGE.replace(
+        "  wait: {rule: wait}",
+        "  wait: {rule: wait}\n  queue: {rule: offline_when_queue, queue_length: 5, back_after: 10min}\n"
+        "  huge: {rule: offline_when_queue, queue_length: 10000}",
+    )
+    scenario = load_scenario(write_yaml(text))
+    [r] = run_replications(scenario, 1, seed=2)
+    queue, huge, wait = (r.policies[n].total for n in ("queue", "huge", "wait"))
+    assert queue["paper_records"] > 0 and queue["vaccinated"] > wait["vaccinated"]
+    assert huge["paper_records"] == 0 and huge["vaccinated"] == wait["vaccinated"]
