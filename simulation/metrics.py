@@ -88,20 +88,21 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
         out[f"blocked_minutes.{name}"] = st.blocked_time / 60.0
         queue_area += st.area
     out["queue_length"] = queue_area / span
-    out["doses_used"] = m.doses_used
-    out["doses_wasted"] = m.doses_wasted
-    out["doses_left"] = m.stock_left if m.stock_left < math.inf else 0.0
-    out["vials_opened"] = m.vials_opened
+    out["doses_used"] = m.vials.used
+    out["doses_wasted"] = m.vials.wasted
+    out["doses_left"] = m.vials.stock_left if m.vials.stock_left < math.inf else 0.0
+    out["vials_opened"] = m.vials.opened
     out["overtime_minutes"] = max(0.0, end - m.closes) / 60.0
-    out["paper_records"] = len(m.paper_times)
-    out["backlog_at_close"] = _count_until(m.paper_times, m.closes) - _count_until(m.entered_times, m.closes)
-    out["backlog_at_midnight"] = len(m.paper_times) - len(m.entered_times)
-    if m.pending or len(m.entered_times) < len(m.paper_times):
+    paper, entered = m.backlog.paper_times, m.backlog.entered_times
+    out["paper_records"] = len(paper)
+    out["backlog_at_close"] = _count_until(paper, m.closes) - _count_until(entered, m.closes)
+    out["backlog_at_midnight"] = len(paper) - len(entered)
+    if m.backlog.pending or len(entered) < len(paper):
         cleared = HORIZON  # not cleared by midnight: censored
     else:
-        cleared = max(m.entered_times[-1], m.closes) if m.entered_times else m.closes
+        cleared = max(m.backlog.entered_times[-1], m.closes) if m.backlog.entered_times else m.closes
     out["backlog_cleared_after_close_minutes"] = (cleared - m.closes) / 60.0
-    out["reconciliation"] = m.reconciled
+    out["reconciliation"] = m.backlog.reconciled
     out["span_minutes"] = span / 60.0
     return out
 
@@ -164,9 +165,9 @@ class DayTotals:
         if m.queue_joins:
             self.waiting += np.searchsorted(np.asarray(m.queue_joins), GRID, side="right")
             self.waiting -= np.searchsorted(np.sort(np.asarray(m.queue_leaves)), GRID, side="right")
-        if m.paper_times:
-            self.backlog += np.searchsorted(np.asarray(m.paper_times), GRID, side="right")
-            self.backlog -= np.searchsorted(np.asarray(m.entered_times), GRID, side="right")
+        if m.backlog.paper_times:
+            self.backlog += np.searchsorted(np.asarray(m.backlog.paper_times), GRID, side="right")
+            self.backlog -= np.searchsorted(np.asarray(m.backlog.entered_times), GRID, side="right")
 
     def total(self, per_site: Sequence[Metrics]) -> Metrics:
         """The district (or nation) as a whole: counts summed, waits pooled, utilisation busy-weighted."""

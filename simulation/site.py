@@ -22,63 +22,22 @@ Approximation: a transaction's outcome is decided by the state when each attempt
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Generator
 from typing import Any
 
 import simpy
 
 from simulation.availability import DEGRADED, DOWN, HORIZON, UP, Timeline
+from simulation.backlog import Backlog
 from simulation.plan import SitePlan
 from simulation.policies import Switch
-from simulation.staff import Staff
+from simulation.staff import Staff, StationState
+from simulation.vials import VialStock
 from vaxdrill.scenario.policies import OfflineWhenQueue, Policy, Wait
-from vaxdrill.scenario.sites import Site, Station
+from vaxdrill.scenario.sites import Site
 from vaxdrill.scenario.system import Server
 
 Proc = Generator[simpy.Event, Any, Any]
-
-
-class StationState:
-    """A station at run time: its resource, pre-drawn times and what it measured."""
-
-    __slots__ = (
-        "area",
-        "blocked_time",
-        "busy",
-        "last",
-        "latency",
-        "name",
-        "needs_system",
-        "paper_service",
-        "q",
-        "res",
-        "service",
-        "staff",
-        "transactions",
-        "waits",
-    )
-
-    def __init__(self, env: simpy.Environment, name: str, station: Station, draws: Any) -> None:
-        self.name = name
-        self.staff = station.staff
-        self.res = Staff(env, station.staff)
-        self.needs_system = station.needs_system
-        self.service: list[float] = draws.service
-        self.paper_service: list[float] = draws.paper_service
-        self.latency: list[float] = draws.latency
-        self.waits: list[float] = []
-        self.transactions: list[float] = []  # when each online transaction completed
-        self.busy = 0.0
-        self.blocked_time = 0.0
-        self.q = 0  # beneficiaries waiting in this station's queue
-        self.area = 0.0  # integral of q over time (time-weighted queue length)
-        self.last = 0.0
-
-    def queue_change(self, now: float, delta: int) -> None:
-        self.area += self.q * (now - self.last)
-        self.last = now
-        self.q += delta
 
 
 class SiteModel:
@@ -120,14 +79,7 @@ class SiteModel:
         self.closed = False
         self.never = env.event()
         self.blocked = 0
-        # Vials.
-        v = site.vials
-        self.dpv, self.discard_after = v.doses_per_vial, v.discard_after
-        self.stock_left: float = math.inf if v.stock is None else float(v.stock)
-        self.late_after = v.late_open_after if v.late_open_after is not None else math.inf
-        self.late_min = v.late_open_min_waiting
-        self.vial_left, self.vial_opened, self.vials_opened = 0, 0.0, 0
-        self.doses_used = self.doses_wasted = 0
+        self.vials = VialStock(site.vials)
         # Outcomes.
         self.vaccinated = 0
         self.turned_away: dict[str, int] = {
@@ -145,12 +97,7 @@ class SiteModel:
         self.to_vaccination: list[float] = []
         self.queue_joins: list[float] = []
         self.queue_leaves: list[float] = []
-        # Paper and backlog.
-        self.paper_times: list[float] = []
-        self.entered_times: list[float] = []
-        self.reconciled = 0
-        self.pending: deque[int] = deque()
-        self.records_event: simpy.Event | None = None
+        self.backlog = Backlog(self)
         self.retry_i = 0
 
     # -- the day ---------------------------------------------------------------------------
@@ -167,11 +114,9 @@ class SiteModel:
                 env.process(self._switcher(rest))
         env.process(self._close())
         for _ in range(self.site.paper.back_entry_staff):
-            env.process(self._clerk())
+            env.process(self.backlog.clerk())
         env.run(until=HORIZON)
-        if self.vial_left:  # an open vial is discarded at session end
-            self.doses_wasted += self.vial_left
-            self.vial_left = 0
+        self.vials.session_end()
         for st in self.stations.values():
             st.queue_change(HORIZON, 0)
             for _ev, deadline in st.res.queue:
@@ -318,7 +263,7 @@ class SiteModel:
                 self._gave_up(deadline)
                 return
         self.waiting -= 1
-        if not self._take_dose():
+        if not self.vials.take(env.now, vac.q + 1):
             vac.res.release()
             self._leave("no_dose")
             return
@@ -355,7 +300,7 @@ class SiteModel:
                 paper = yield from self._system_step(rec, i, paper, False)
             rec.res.release()
         if paper:
-            self._add_paper(i)
+            self.backlog.add(i)
         now = env.now
         if seats is None:
             # Unlimited seats: nothing waits on this beneficiary's leaving, so no event for it.
@@ -471,63 +416,3 @@ class SiteModel:
             lat = draws[self.retry_i % len(draws)]
             self.retry_i += 1
             state = tl.state_at(t)
-
-    def _take_dose(self) -> bool:
-        """Take a dose from the open vial, opening a new one when allowed; False if none."""
-        now = self.env.now
-        if self.vial_left > 0 and now - self.vial_opened <= self.discard_after:
-            self.vial_left -= 1
-            self.doses_used += 1
-            return True
-        if self.vial_left > 0:  # expired 4 h after opening
-            self.doses_wasted += self.vial_left
-            self.vial_left = 0
-        if now >= self.late_after and self.vac.q + 1 < self.late_min:
-            return False  # not worth opening a vial this late for so few
-        if self.stock_left <= 0:
-            return False
-        size = int(min(self.dpv, self.stock_left))
-        self.stock_left -= size
-        self.vials_opened += 1
-        self.vial_opened = now
-        self.vial_left = size - 1
-        self.doses_used += 1
-        return True
-
-    # -- paper records and their back-entry ------------------------------------------------
-    def _add_paper(self, i: int) -> None:
-        self.paper_times.append(self.env.now)
-        self.pending.append(i)
-        ev = self.records_event
-        if ev is not None:
-            self.records_event = None
-            ev.succeed()
-
-    def _clerk(self) -> Proc:
-        env = self.env
-        after_close = self.site.paper.back_entry_when == "after_close"
-        tl = self.timeline
-        back_entry, recon = self.plan.back_entry, self.plan.needs_reconciliation
-        while True:
-            if not self.pending:
-                if self.records_event is None:
-                    self.records_event = env.event()
-                yield self.records_event
-                continue
-            now = env.now
-            if now < self.closes and (after_close or self.paper_mode):
-                if after_close:
-                    yield env.timeout(self.closes - now)
-                else:
-                    yield env.any_of([self.online_event, env.timeout(self.closes - now)])
-                continue
-            up = now if self.always_up else tl.next_up(now)
-            if up > now:
-                if up >= HORIZON:
-                    return
-                yield env.timeout(up - now)
-                continue
-            j = self.pending.popleft()
-            yield env.timeout(back_entry[j])
-            self.entered_times.append(env.now)
-            self.reconciled += recon[j]

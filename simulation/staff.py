@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Any
 
 import simpy
+
+from vaxdrill.scenario.sites import Station
 
 
 class Staff:
@@ -58,3 +61,45 @@ class Staff:
         """Every waiter leaves now (session closed with ``at_close: send_home``)."""
         while self.queue:
             self.queue.popleft()[0].succeed(False)
+
+
+class StationState:
+    """A station at run time: its resource, pre-drawn times and what it measured."""
+
+    __slots__ = (
+        "area",
+        "blocked_time",
+        "busy",
+        "last",
+        "latency",
+        "name",
+        "needs_system",
+        "paper_service",
+        "q",
+        "res",
+        "service",
+        "staff",
+        "transactions",
+        "waits",
+    )
+
+    def __init__(self, env: simpy.Environment, name: str, station: Station, draws: Any) -> None:
+        self.name = name
+        self.staff = station.staff
+        self.res = Staff(env, station.staff)
+        self.needs_system = station.needs_system
+        self.service: list[float] = draws.service
+        self.paper_service: list[float] = draws.paper_service
+        self.latency: list[float] = draws.latency
+        self.waits: list[float] = []
+        self.transactions: list[float] = []  # when each online transaction completed
+        self.busy = 0.0
+        self.blocked_time = 0.0
+        self.q = 0  # beneficiaries waiting in this station's queue
+        self.area = 0.0  # integral of q over time (time-weighted queue length)
+        self.last = 0.0
+
+    def queue_change(self, now: float, delta: int) -> None:
+        self.area += self.q * (now - self.last)
+        self.last = now
+        self.q += delta
