@@ -97,6 +97,28 @@ def bare_mmc(customers: int, c: int = 2, rho: float = 0.7, seed: int = 1) -> tup
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def _spin(n: int) -> float:
+    """Pure-Python busy work, to see how much parallelism the machine gives right now."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return time.perf_counter() - start + 0.0 * total
+
+
+def machine_parallelism(n: int = 6_000_000) -> float:
+    """Throughput of two concurrent processes over one (2.0 = two free cores)."""
+    import multiprocessing
+
+    one = _spin(n)
+    ctx = multiprocessing.get_context("forkserver")
+    with ctx.Pool(2) as pool:
+        start = time.perf_counter()
+        pool.map(_spin, [n, n])
+        two = time.perf_counter() - start
+    return 2 * one / two
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -130,6 +152,7 @@ def main() -> None:
     t_full, t_cpu, t_bare = statistics.median(full), statistics.median(cpu), statistics.median(bare)
     t_bare_cpu = statistics.median(bare_cpu)
 
+    parallel = machine_parallelism()
     small = national(args.worker_sites)
     reps = args.worker_replications
     rate = {}
@@ -153,7 +176,11 @@ def main() -> None:
     print(
         f"workers: {reps} replications of {args.worker_sites} sites: "
         f"{rate[1]:.2f} rep/s with 1 worker, {rate[2]:.2f} rep/s with 2, speed-up {rate[2] / rate[1]:.2f}x "
-        "(target >= 1.8x; the 2 cores are shared)"
+        "(target >= 1.8x)"
+    )
+    print(
+        f"  the machine gave {parallel:.2f}x to two plain busy processes against one at that moment "
+        "(2 cores shared with other jobs)"
     )
 
 

@@ -172,11 +172,11 @@ class DayTotals:
     def total(self, per_site: Sequence[Metrics]) -> Metrics:
         """The district (or nation) as a whole: counts summed, waits pooled, utilisation busy-weighted."""
         out: Metrics = {}
-        keys = per_site[0].keys() if per_site else []
+        keys = sorted({k for s in per_site for k in s})  # sites may have different stations
         for key in keys:
             head = key.split(".", 1)[0]
             if key in SUMMED or head in ("vaccinated_by", "turned_away_by", "blocked_minutes"):
-                out[key] = float(sum(s[key] for s in per_site))
+                out[key] = float(sum(s.get(key, 0.0) for s in per_site))
         out["attainment"] = out.get("vaccinated", 0.0) / self.target if self.target else 0.0
         _np_wait_stats("wait_minutes", np.asarray(self.to_vaccination, dtype=float), out)
         span = max(self.end - self.start, 1.0) if per_site else 1.0

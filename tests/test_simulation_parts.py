@@ -68,3 +68,30 @@ def test_realised_day_is_reproducible_and_shared_by_policies() -> None:
     assert [t.times for t in one.timelines] == [t.times for t in two.timelines]
     other = realise(scenario, 5, 3)
     assert [p.arrivals for p in one.plans] != [p.arrivals for p in other.plans]
+
+
+def test_sites_with_different_stations_and_an_empty_site(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    from simulation.model import run_replication
+
+    scenario = load_scenario(
+        write_yaml("""
+name: mixed
+sites:
+  - {name: Empty, booked: 0}
+  - name: Bare
+    booked: 5
+    stations: {entry: null, verification: null, recording: null, observation: {duration: 0s, seats: 1}}
+  - name: Degraded
+    booked: 30
+    connectivity: {outages: [{start: "09:00", end: "17:00", state: degraded}]}
+server: {latency: "lognormal(8s, 4s)", timeout: 30s}
+""")
+    )
+    result = run_replication(scenario, 3, 0)
+    day = result.policies["wait"]
+    assert day.sites["Empty"]["vaccinated"] == 0
+    assert day.sites["Bare"]["vaccinated"] == 5 - day.sites["Bare"]["no_shows"]
+    assert "blocked_minutes.verification" not in day.sites["Bare"]
+    # Degraded latency (x5) often exceeds the 30 s timeout: attempts are retried, staff blocked.
+    assert day.sites["Degraded"]["blocked_minutes.verification"] > 0
+    assert day.total["vaccinated"] == sum(s["vaccinated"] for s in day.sites.values())
