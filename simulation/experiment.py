@@ -194,14 +194,25 @@ def answer(scenario: Scenario, results: Sequence[ReplicationResult]) -> str:
     best, other = (ranked[0], ref) if ranked[0] != ref else (ref, ranked[1])
     diff = ci95([r.policies[best].total["vaccinated"] - r.policies[other].total["vaccinated"] for r in results])
     paper = ci95([r.policies[best].total["paper_records"] for r in results])
-    text = (
-        f"{best} vaccinates {diff.mean:.0f} more people [{diff.lo:.0f}, {diff.hi:.0f}] {_scope(scenario)} than {other}"
-    )
+    if diff.lo > 0 or len(results) < 2:
+        text = (
+            f"{best} vaccinates {diff.mean:.0f} more people [{diff.lo:.0f}, {diff.hi:.0f}] {_scope(scenario)} "
+            f"than {other}"
+        )
+    else:  # the interval holds zero: no policy is shown better over the day
+        text = (
+            f"{best} and {other} vaccinate about as many people {_scope(scenario)} over the day "
+            f"(difference {diff.mean:.0f} [{diff.lo:.0f}, {diff.hi:.0f}])"
+        )
     if cps:
         gaps = {c: ci95([r.policies[best].total[c] - r.policies[other].total[c] for r in results]) for c in cps}
         cp = max(cps, key=lambda c: abs(gaps[c].mean))
         g = gaps[cp]
-        text += f" ({g.mean:.0f} more [{g.lo:.0f}, {g.hi:.0f}] by {cp.split('.', 1)[1]})"
+        when = cp.split(".", 1)[1]
+        if diff.lo > 0 or len(results) < 2:
+            text += f" ({g.mean:.0f} more [{g.lo:.0f}, {g.hi:.0f}] by {when})"
+        else:
+            text += f"; by {when}, {best} minus {other}: {g.mean:+.0f} [{g.lo:.0f}, {g.hi:.0f}]"
     if paper.mean > 0:
         text += f", at the cost of {paper.mean:.0f} paper records to enter later"
     return text + "."
