@@ -59,7 +59,7 @@ def test_outputs_and_determinism_across_runs_and_workers(write_yaml, tmp_path: P
     assert paper["vaccinated_by"]["11:00"]["mean"] > wait["vaccinated_by"]["11:00"]["mean"]
     diff = doc["paired_differences"]["wait vs paper_after_20"]
     assert diff["vaccinated_by"]["11:00"]["mean"] < 0
-    assert doc["answer"].startswith("paper_after_20 vaccinates")
+    assert doc["answer"].startswith("paper_after_20") and "by 11:00" in doc["answer"]
 
     folder = runs["a"]
     for name in ("run.json", "replications.csv", "sites.csv", "series.csv", "report.html"):
