@@ -10,6 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.commands import simulate
+    from vaxdrill.commands import compare, simulate
 
     simulate.register(app)
+    compare.register(app)

@@ -1,0 +1,77 @@
+"""vaxdrill compare: earlier runs side by side."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from vaxdrill.compare import compare, flatten, read_run
+from vaxdrill.errors import ResultsError
+
+
+def _sim_run(folder: Path, vaccinated: float, wait: float) -> Path:
+    folder.mkdir()
+    summary = {
+        "schema": "vaxdrill.simulation/1",
+        "seed": 1,
+        "replications": 10,
+        "policies": {
+            "wait": {
+                "vaccinated": {"mean": vaccinated, "ci95": [vaccinated - 5, vaccinated + 5]},
+                "wait_minutes": {"mean": {"mean": wait, "ci95": [wait - 1, wait + 1]}},
+                "sites": {"A": {"vaccinated": {"mean": vaccinated, "ci95": [0, 1]}}},
+            }
+        },
+    }
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_flatten_keeps_intervals_and_names_list_items_by_name() -> None:
+    figures = flatten({"a": {"mean": 2, "ci95": [1, 3]}, "slos": [{"name": "p95 schedule", "passed": True}]})
+    assert figures["a"].value == 2 and figures["a"].ci95 == (1, 3)
+    assert figures["slos[p95 schedule].passed"].value == 1.0
+
+
+def test_rows_and_changes_against_the_first_run(tmp_path: Path) -> None:
+    first = read_run(_sim_run(tmp_path / "r1", 100, 20))
+    second = read_run(_sim_run(tmp_path / "r2", 130, 15))
+    rows = {row.metric: row for row in compare([first, second])}
+    assert rows["policies.wait.vaccinated"].change(1) == pytest.approx(30)
+    assert rows["policies.wait.wait_minutes.mean"].change(1) == pytest.approx(-5)
+    assert not any("sites" in metric for metric in rows)  # per-site figures only with --sites
+
+
+def test_runs_of_different_kinds_are_refused(tmp_path: Path) -> None:
+    sim = read_run(_sim_run(tmp_path / "r1", 100, 20))
+    (tmp_path / "lt").mkdir()
+    (tmp_path / "lt" / "summary.json").write_text(json.dumps({"schema": "vaxdrill.loadtest/1", "rps": 10}))
+    with pytest.raises(ResultsError, match="different kinds"):
+        compare([sim, read_run(tmp_path / "lt")])
+
+
+def test_cli_prints_table_writes_json_and_fails_cleanly(tmp_path: Path) -> None:
+    r1, r2 = _sim_run(tmp_path / "r1", 100, 20), _sim_run(tmp_path / "r2", 130, 15)
+    out = tmp_path / "cmp.json"
+    cmd = [sys.executable, "-m", "vaxdrill", "compare", str(r1), str(r2), "--json", str(out)]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=ROOT, timeout=60, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "policies.wait.vaccinated" in result.stdout and "+30" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["metrics"]["policies.wait.vaccinated"][1]["value"] == 130
+    bad = subprocess.run(
+        [sys.executable, "-m", "vaxdrill", "compare", str(r1), str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "not a results folder" in bad.stderr and "Traceback" not in bad.stderr
