@@ -193,6 +193,8 @@ class SiteModel:
         """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
         env = self.env
         t0 = env.now
+        if deadline <= t0:
+            return False  # patience ran out during the previous step: leaves without queueing
         st.queue_change(t0, 1)
         self.queue_joins.append(t0)
         if st.needs_system and self.blocked:
