@@ -172,3 +172,23 @@ def test_queue_trigger_goes_to_paper_only_when_the_queue_builds(write_yaml) -> N
     queue, huge, wait = (r.policies[n].total for n in ("queue", "huge", "wait"))
     assert queue["paper_records"] > 0 and queue["vaccinated"] > wait["vaccinated"]
     assert huge["paper_records"] == 0 and huge["vaccinated"] == wait["vaccinated"]
+
+
+def test_queue_integral_counts_those_who_give_up_until_they_leave(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    """Impatient beneficiaries are noticed lazily; the queue integral must still stop at their deadline."""
+    from simulation.policies import switches
+    from simulation.site import SiteModel
+
+    base = mmc(1.3)  # overloaded: many run out of patience
+    site = base.sites[0]
+    site = site.model_copy(update={"arrivals": site.arrivals.model_copy(update={"patience": 60.0})})
+    scenario = base.model_copy(update={"sites": [site]})
+    day = realise(scenario, 4, 0)
+    policy, timeline = scenario.policies["wait"], day.timelines[0]
+    plan, rules = day.plans[0], switches(policy, timeline, site.opens)
+    model = SiteModel(site, plan, timeline, scenario.server, policy, rules).run()
+    vac = model.stations["vaccination"]
+    assert model.turned_away["patience"] > 100
+    time_in_queue = sum(model.queue_leaves) - sum(model.queue_joins)
+    assert vac.area == pytest.approx(time_in_queue, rel=1e-9)
+    assert max(vac.waits) <= 60.0 + 1e-9  # nobody served after their patience ran out
