@@ -10,3 +10,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
+    from vaxdrill.commands import serve
+
+    serve.register(app)
