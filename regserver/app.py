@@ -84,10 +84,15 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
     errors.install(app)
     for router in (citizen.router, booking.router, staff.router, admin.router, admin.ops):
         app.include_router(router)
-    app.add_middleware(Guard, holder=app)
     return app
 
 
-def app_from_env() -> FastAPI:
+def asgi_app(config: ServerConfig, worker: int = 0) -> Guard:
+    """The app behind :class:`Guard`, outermost so it holds uvicorn's own connection (for resets)."""
+    app = create_app(config, worker)
+    return Guard(app, holder=app)
+
+
+def app_from_env() -> Guard:
     """uvicorn factory for worker processes (``--workers N``)."""
-    return create_app(ServerConfig.from_env(), worker=os.getpid())
+    return asgi_app(ServerConfig.from_env(), worker=os.getpid())
