@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
@@ -57,6 +58,10 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.db, pool_size=config.pool_size)
+        if db.is_sqlite:
+            # aiosqlite runs each statement on its own thread; with the default 5 ms GIL switch
+            # interval a busy event loop makes every hop to that thread wait up to 5 ms.
+            sys.setswitchinterval(0.0005)
         await db.create_tables()
         plan = FaultPlan(db, config.seed, worker)
         await plan.refresh()

@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from regserver.app import create_app
+from regserver.live import live_server
 from tests.server.conftest import ADMIN, DRILL, RAIGAD, config_for
-from tests.server.live import live_server
 from vaxdrill.otp import drill_otp, otp_hash
 
 schema = schemathesis.openapi.from_dict(create_app(config_for("sqlite:///unused.db")).openapi())
