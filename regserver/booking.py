@@ -25,7 +25,7 @@ from regserver.db import appointments, beneficiaries, centers, districts, sessio
 from regserver.errors import ERROR_RESPONSES, ApiProblem
 from regserver.pdf import text_pdf
 from regserver.security import mask_id
-from regserver.state import Citizen, State
+from regserver.state import Citizen, ServerState, State
 
 router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
 FULL = "APPOIN0040"
@@ -54,10 +54,16 @@ async def give_back(conn: AsyncConnection, session_id: str, dose: int, n: int) -
     await conn.execute(sessions.update().where(sessions.c.session_id == session_id).values({booked.name: booked - n}))
 
 
-async def _session(conn: AsyncConnection, session_id: str) -> Any:
-    row = (await conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))).first()
+async def _session(st: ServerState, conn: AsyncConnection, session_id: str) -> Any:
+    """The session's fixed fields (centre, date, slots, age limit), cached per worker."""
+    row = st.session_meta.get(session_id)
     if row is None:
-        raise ApiProblem(404, "SESSION_NOT_FOUND", f"no session {session_id}")
+        row = (await conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))).first()
+        if row is None:
+            raise ApiProblem(404, "SESSION_NOT_FOUND", f"no session {session_id}")
+        if len(st.session_meta) > 100_000:
+            st.session_meta.clear()
+        st.session_meta[session_id] = row
     return row
 
 
@@ -71,7 +77,7 @@ def _check_slot(row: Any, slot: str) -> None:
 async def schedule(body: s.Schedule, mobile: Citizen, st: State) -> Response:
     wanted = list(dict.fromkeys(body.beneficiaries))
     async with st.db.read() as conn:
-        session = await _session(conn, body.session_id)
+        session = await _session(st, conn, body.session_id)
         people = (
             await conn.execute(
                 sa.select(beneficiaries.c.beneficiary_reference_id, beneficiaries.c.birth_year).where(
@@ -152,7 +158,7 @@ async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
 @router.post("/appointment/reschedule", status_code=204, response_class=Response)
 async def reschedule(body: s.Reschedule, mobile: Citizen, st: State) -> Response:
     async with st.db.read() as conn:
-        target = await _session(conn, body.session_id)
+        target = await _session(st, conn, body.session_id)
     _check_slot(target, body.slot)
     async with st.db.write() as conn:
         rows = await _live(conn, body.appointment_id, mobile)

@@ -50,6 +50,9 @@ class ServerState:
     plan: FaultPlan
     sms: SmsGateway
     cache: TtlCache
+    # A session's centre, date, slots and age limit never change while the server runs (its seats
+    # do, and are never read from here), so each worker keeps them after the first look-up.
+    session_meta: dict[str, Any] = field(default_factory=dict)
 
 
 # Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool, a thread
