@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from regserver import admin, booking, citizen, errors, staff
+from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
 from regserver.db import Database, settings
 from regserver.faults import FaultPlan
@@ -67,6 +68,7 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
             plan=plan,
             sms=OutboxGateway(db),
             cache=TtlCache(config.cache_seconds),
+            batcher=BookingBatcher(db),
         )
         plan.start()
         try:

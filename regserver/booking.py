@@ -10,16 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
+from regserver.batcher import Booking
 from regserver.citizen import cached_json, fmt_date, json_response
 from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem
@@ -96,30 +95,12 @@ async def schedule(body: s.Schedule, mobile: Citizen, st: State) -> Response:
             raise ApiProblem(
                 400, "AGE_LIMIT", f"beneficiary {person.beneficiary_reference_id} is under {session.min_age_limit}"
             )
-    appointment_id = str(uuid.uuid4())
-    try:
-        async with st.db.write() as conn:
-            if not await take_seats(conn, body.session_id, body.dose, len(wanted)):
-                raise ApiProblem(409, FULL, "this session is fully booked")
-            now = time.time()
-            await conn.execute(
-                appointments.insert(),
-                [
-                    {
-                        "appointment_id": appointment_id,
-                        "beneficiary_reference_id": ref,
-                        "session_id": body.session_id,
-                        "slot": body.slot,
-                        "dose": body.dose,
-                        "status": "booked",
-                        "created_at": now,
-                    }
-                    for ref in wanted
-                ],
-            )
-    except IntegrityError:  # the partial unique index: already booked for this dose (seats rolled back)
-        raise ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {body.dose}") from None
-    return json_response({"appointment_confirmation_no": appointment_id})
+    outcome = await st.batcher.book(Booking(body.session_id, body.dose, body.slot, tuple(wanted)))
+    if outcome == "full":
+        raise ApiProblem(409, FULL, "this session is fully booked")
+    if outcome == "booked":
+        raise ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {body.dose}")
+    return json_response({"appointment_confirmation_no": outcome})
 
 
 async def _live(conn: AsyncConnection, appointment_id: str, mobile: str, only: list[str] | None = None) -> list[Any]:

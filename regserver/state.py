@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
 from regserver.db import Database
 from regserver.errors import ApiProblem
@@ -50,6 +51,7 @@ class ServerState:
     plan: FaultPlan
     sms: SmsGateway
     cache: TtlCache
+    batcher: BookingBatcher
     # A session's centre, date, slots and age limit never change while the server runs (its seats
     # do, and are never read from here), so each worker keeps them after the first look-up.
     session_meta: dict[str, Any] = field(default_factory=dict)

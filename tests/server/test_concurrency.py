@@ -68,3 +68,27 @@ async def test_no_overbooking_under_200_concurrent_bookings(any_db: Srv) -> None
             )
         ).scalar_one()
     assert mine == 50
+
+
+async def test_same_beneficiary_booked_twice_at_once_holds_one_seat(any_db: Srv) -> None:
+    """Concurrent bookings share one write transaction; a duplicate in it is refused and its seat returned."""
+    srv = any_db
+    people = await _people(srv, 3)
+    auth, ref = people[0]
+    body = {"dose": 1, "session_id": srv.alibag, "slot": "10:30AM-11:30AM", "beneficiaries": [ref]}
+    others = [
+        srv.client.post(
+            "/api/v2/appointment/schedule",
+            json={**body, "beneficiaries": [r]},
+            headers=a,
+        )
+        for a, r in people[1:]
+    ]
+    answers = await asyncio.gather(
+        *[srv.client.post("/api/v2/appointment/schedule", json=body, headers=auth) for _ in range(4)], *others
+    )
+    codes = [r.status_code for r in answers]
+    assert codes[:4].count(200) == 1 and codes[4:] == [200, 200]
+    assert all(r.json()["errorCode"] == "APPOIN0041" for r in answers[:4] if r.status_code == 409)
+    admin = (await srv.client.get("/api/v2/admin/sessions", headers=ADMIN_AUTH)).json()["sessions"]
+    assert {s["session_id"]: s["booked"] for s in admin}[srv.alibag] == 3

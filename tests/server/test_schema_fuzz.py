@@ -48,9 +48,7 @@ def test_api_conforms_and_never_answers_5xx(case: schemathesis.Case, base: tuple
     url, auth = base
     # Business rules (4 per mobile, age limits, full sessions) refuse some schema-valid bodies with a
     # documented 4xx; schemathesis cannot know them, so that one check is left out.
-    case.call_and_validate(
-        base_url=url, headers=auth, excluded_checks=[schemathesis.checks.positive_data_acceptance]
-    )
+    case.call_and_validate(base_url=url, headers=auth, excluded_checks=[schemathesis.checks.positive_data_acceptance])
 
 
 def test_the_schema_lists_every_contract_path() -> None:
