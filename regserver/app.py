@@ -7,6 +7,7 @@ each build the app with :func:`app_from_env` (settings come through one environm
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -55,6 +56,10 @@ async def prepare(
 
 
 def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
+    # aiosqlite logs every statement with its parameters (mobiles, OTP hashes) at DEBUG; SQLAlchemy's
+    # engine logger does too when turned up. Keep both quiet whatever the root logger's level.
+    for name in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.db, pool_size=config.pool_size)

@@ -190,3 +190,15 @@ async def test_error_rate_latency_slow_db_and_sms_faults(srv: Srv) -> None:
     fault_id = listed[0]["fault_id"]
     assert (await c.delete(f"/api/v2/admin/faults/{fault_id}", headers=ADMIN_AUTH)).status_code == 204
     assert (await c.delete(f"/api/v2/admin/faults/{fault_id}", headers=ADMIN_AUTH)).status_code == 404
+
+
+def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
+    for args, words in [
+        (["--db", "mysql://x/y"], "unsupported database URL"),
+        (["--db", "sqlite:///:memory:"], "in-memory"),
+        (["--db", "postgresql://nobody@127.0.0.1:1/none"], "cannot"),
+        (["--seed-data", str(tmp_path / "missing.yaml")], "no such file"),
+    ]:
+        run = subprocess.run([str(VAXDRILL), "serve", *args], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, (args, run.stderr)
+        assert words in run.stderr and "Traceback" not in run.stderr
