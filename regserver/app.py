@@ -60,6 +60,7 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
     # engine logger does too when turned up. Keep both quiet whatever the root logger's level.
     for name in ("aiosqlite", "sqlalchemy.engine"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.db, pool_size=config.pool_size)

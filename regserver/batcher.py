@@ -4,10 +4,11 @@ On launch day bookings arrive together. Each write transaction costs a fixed num
 (BEGIN, COMMIT; on SQLite, hops to aiosqlite's thread while holding the only write lock), so a worker
 applies the bookings waiting at that moment together:
 
-1. per (session, dose), one conditional UPDATE takes all the seats the batch asks for; if they are not
+1. one query checks every waiting booking's beneficiaries (this mobile's, old enough);
+2. per (session, dose), one conditional UPDATE takes all the seats the batch asks for; if they are not
    all free, each booking then tries its own conditional UPDATE, so a full session still gives exactly
    as many confirmations as free seats, whatever the concurrency;
-2. one multi-row ``INSERT ... ON CONFLICT DO NOTHING`` writes every appointment; a booking whose rows
+3. one multi-row ``INSERT ... ON CONFLICT DO NOTHING`` writes every appointment; a booking whose rows
    were not all inserted (a beneficiary already booked for that dose) has its rows removed and its
    seats given back, and is answered 409.
 
@@ -23,7 +24,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from regserver.db import Database, appointments
+import sqlalchemy as sa
+
+from regserver.db import Database, appointments, beneficiaries
 
 MAX_BATCH = 200
 
@@ -34,9 +37,12 @@ class Booking:
     dose: int
     slot: str
     refs: tuple[str, ...]
+    mobile: str  # every beneficiary must be registered with this mobile
+    born_by: int  # ... and born in this year or earlier (the session's age limit)
 
 
-# A booking's outcome: the appointment id, or "full" / "booked" (a beneficiary already holds one).
+# A booking's outcome: the appointment id, or "full", "booked" (a beneficiary already holds one),
+# "unknown" (not this mobile's beneficiary), "age:<id>" (under the session's age limit).
 Outcome = str
 
 
@@ -82,9 +88,28 @@ class BookingBatcher:
             asked[(b.session_id, b.dose)] += len(b.refs)
         now = time.time()
         async with self.db.write() as conn:
-            wholesale = {key: await take_seats(conn, key[0], key[1], n) for key, n in asked.items()}
+            everyone = sorted({ref for b in batch for ref in b.refs})
+            people = {
+                r[0]: (r[1], r[2])
+                for r in await conn.execute(
+                    sa.select(
+                        beneficiaries.c.beneficiary_reference_id, beneficiaries.c.mobile, beneficiaries.c.birth_year
+                    ).where(beneficiaries.c.beneficiary_reference_id.in_(everyone))
+                )
+            }
+            for i, b in enumerate(batch):
+                if any(people.get(ref, ("", 0))[0] != b.mobile for ref in b.refs):
+                    outcomes[i] = "unknown"
+                else:
+                    young = [ref for ref in b.refs if people[ref][1] > b.born_by]
+                    outcomes[i] = f"age:{young[0]}" if young else ""
+                if outcomes[i]:
+                    asked[(b.session_id, b.dose)] -= len(b.refs)
+            wholesale = {key: n > 0 and await take_seats(conn, key[0], key[1], n) for key, n in asked.items()}
             rows: list[dict[str, Any]] = []
             for i, b in enumerate(batch):
+                if outcomes[i]:  # refused above: takes no seat
+                    continue
                 if not wholesale[(b.session_id, b.dose)] and not await take_seats(
                     conn, b.session_id, b.dose, len(b.refs)
                 ):
@@ -110,7 +135,7 @@ class BookingBatcher:
                 )
                 inserted = {(r[0], r[1]) for r in (await conn.execute(stmt, rows)).all()}
             for i, b in enumerate(batch):
-                if outcomes[i] == "full":
+                if outcomes[i] in ("full", "unknown") or outcomes[i].startswith("age:"):
                     continue
                 got = sum((outcomes[i], ref) in inserted for ref in b.refs)
                 if got != len(b.refs):

@@ -84,11 +84,16 @@ async def test_same_beneficiary_booked_twice_at_once_holds_one_seat(any_db: Srv)
         )
         for a, r in people[1:]
     ]
+    not_mine = srv.client.post(  # someone else's beneficiary, in the same batch
+        "/api/v2/appointment/schedule", json={**body, "beneficiaries": [people[1][1]]}, headers=auth
+    )
     answers = await asyncio.gather(
-        *[srv.client.post("/api/v2/appointment/schedule", json=body, headers=auth) for _ in range(4)], *others
+        *[srv.client.post("/api/v2/appointment/schedule", json=body, headers=auth) for _ in range(4)],
+        *others,
+        not_mine,
     )
     codes = [r.status_code for r in answers]
-    assert codes[:4].count(200) == 1 and codes[4:] == [200, 200]
+    assert codes[:4].count(200) == 1 and codes[4:] == [200, 200, 404]
     assert all(r.json()["errorCode"] == "APPOIN0041" for r in answers[:4] if r.status_code == 409)
     admin = (await srv.client.get("/api/v2/admin/sessions", headers=ADMIN_AUTH)).json()["sessions"]
     assert {s["session_id"]: s["booked"] for s in admin}[srv.alibag] == 3
