@@ -10,7 +10,10 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -159,17 +162,69 @@ def _run(config: Any, host: str, port: int, workers: int, access_log: bool, env_
     folder = tempfile.mkdtemp(prefix="vaxdrill-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     try:
-        uvicorn.run(
-            "regserver.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            log_level="info",
-        )
+        _serve_workers(host, port, workers, access_log)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _serve_workers(host: str, port: int, workers: int, access_log: bool) -> None:
+    """N worker processes, each with its own SO_REUSEPORT listening socket.
+
+    uvicorn's own ``workers`` share one socket, and whichever worker wakes first accepts a whole burst of
+    connections; with keep-alive clients (Locust users) one worker then does all the work. With a socket
+    each, the kernel spreads connections over the workers.
+    """
+    import multiprocessing as mp
+
+    try:
+        holder = _reuseport_socket(host, port)  # bound, never listening: reserves the port (and picks one for 0)
+    except OSError as exc:
+        raise RunError(f"--host/--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    port = holder.getsockname()[1]
+    context = mp.get_context("spawn")
+    procs = [context.Process(target=_worker, args=(host, port, access_log)) for _ in range(workers)]
+    stopping = False
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for proc in procs:
+            proc.start()
+        out.print(f"{workers} workers listening on http://{host}:{port}")
+        while not stopping and all(proc.is_alive() for proc in procs):
+            time.sleep(0.2)
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)  # uvicorn shuts down gracefully on SIGTERM
+        for proc in procs:
+            proc.join(15)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        holder.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _worker(host: str, port: int, access_log: bool) -> None:
+    import uvicorn
+
+    sock = _reuseport_socket(host, port)
+    sock.listen(2048)
+    config = uvicorn.Config("regserver.app:app_from_env", factory=True, access_log=access_log, log_level="info")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def register(app: typer.Typer) -> None:
