@@ -10,7 +10,8 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.commands import compare, simulate
+    from vaxdrill.commands import compare, serve, simulate
 
     simulate.register(app)
+    serve.register(app)
     compare.register(app)
