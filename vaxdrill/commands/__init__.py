@@ -10,3 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
+    from vaxdrill.commands import capacity, loadtest
+
+    loadtest.register(app)
+    capacity.register(app)
