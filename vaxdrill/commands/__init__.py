@@ -10,7 +10,8 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.commands import capacity, loadtest
+    from vaxdrill.commands import capacity, loadtest, serve
 
+    serve.register(app)
     loadtest.register(app)
     capacity.register(app)

@@ -156,7 +156,14 @@ class Slo(Strict):
 
 
 class Fault(Strict):
-    """A fault injected into the server at ``at`` after the start, for ``duration``."""
+    """A fault injected into the server at ``at`` after the start, for ``duration``.
+
+    ``outage``: matching routes answer ``mode`` (503, a reset connection, or a hang until the fault
+    ends, so clients time out). ``latency``: each matching request waits a draw of ``latency``.
+    ``error_rate``: a share ``rate`` of matching requests answers ``status``. ``slow_db``: every
+    database transaction waits a draw of ``latency``. ``sms_drop``: a share ``rate`` (default all) of
+    OTP SMS is dropped. ``sms_delay``: each SMS is delivered a draw of ``latency`` late.
+    """
 
     kind: Literal["outage", "latency", "error_rate", "slow_db", "sms_drop", "sms_delay"]
     at: Duration = Field(0.0, ge=0)
@@ -165,3 +172,12 @@ class Fault(Strict):
     mode: Literal["503", "reset", "hang"] = "503"
     latency: Dist | None = None
     rate: Share | None = None
+    status: int = Field(500, ge=500, le=599, description="Status an error_rate fault answers.")
+
+    @model_validator(mode="after")
+    def _needs(self) -> Fault:
+        if self.kind in ("latency", "slow_db", "sms_delay") and self.latency is None:
+            raise ValueError(f"a {self.kind} fault needs `latency` (a distribution such as 'exp(200ms)')")
+        if self.kind == "error_rate" and self.rate is None:
+            raise ValueError("an error_rate fault needs `rate` (a share such as 5%)")
+        return self

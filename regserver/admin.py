@@ -1,0 +1,115 @@
+"""Admin routes (faults, integrity checks) and operations routes (health, ready, metrics).
+
+Neither kind is ever shed nor faulted: a drill must be able to clear a fault during an outage.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from regserver import schemas as s
+from regserver.citizen import json_response
+from regserver.db import sessions, vaccinations
+from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.faults import ActiveFault
+from regserver.metrics import render
+from regserver.state import Admin, State
+from vaxdrill.scenario.load import Fault
+
+router = APIRouter(prefix="/api/v2/admin", responses=ERROR_RESPONSES)
+ops = APIRouter(responses=ERROR_RESPONSES)
+
+
+def _fault_json(item: ActiveFault, now: float) -> dict[str, object]:
+    return {
+        "fault_id": item.fault_id,
+        "kind": item.fault.kind,
+        "active": item.live(now),
+        "starts_at": item.starts_at,
+        "ends_at": item.ends_at,
+        "routes": item.fault.routes,
+        "mode": item.fault.mode,
+        "spec": item.fault.model_dump(mode="json"),
+    }
+
+
+@router.post("/faults", status_code=201, response_model=s.FaultCreated)
+async def add_fault(fault: Fault, _: Admin, st: State) -> Response:
+    item = await st.plan.add(fault)
+    return json_response({"fault_id": item.fault_id, "starts_at": item.starts_at, "ends_at": item.ends_at}, 201)
+
+
+@router.get("/faults", response_model=s.FaultList)
+async def list_faults(_: Admin, st: State) -> Response:
+    now = time.time()
+    return json_response({"faults": [_fault_json(f, now) for f in await st.plan.all()]})
+
+
+@router.delete("/faults/{fault_id}", status_code=204, response_class=Response)
+async def clear_fault(fault_id: str, _: Admin, st: State) -> Response:
+    if await st.plan.clear(fault_id) == 0:
+        raise ApiProblem(404, "FAULT_NOT_FOUND", f"no fault {fault_id} (or already cleared)")
+    return Response(status_code=204)
+
+
+@router.delete("/faults", status_code=204, response_class=Response)
+async def clear_faults(_: Admin, st: State) -> Response:
+    await st.plan.clear()
+    return Response(status_code=204)
+
+
+@router.get("/vaccinations", response_model=s.AdminVaccinations)
+async def all_vaccinations(_: Admin, st: State) -> Response:
+    async with st.db.read() as conn:
+        rows = (await conn.execute(sa.select(vaccinations).order_by(vaccinations.c.recorded_at))).all()
+    keys = ("vaccination_id", "beneficiary_reference_id", "session_id", "dose", "source", "client_record_id")
+    out = [{**{k: getattr(r, k) for k in keys}, "idempotency_key": _key(r.idempotency_key)} for r in rows]
+    return json_response({"vaccinations": out})
+
+
+def _key(scope_key: str | None) -> str | None:
+    """The client's own key (stored as ``center:staff:key``)."""
+    return scope_key.split(":", 2)[2] if scope_key and scope_key.count(":") >= 2 else scope_key
+
+
+@router.get("/sessions", response_model=s.AdminSessions)
+async def all_sessions(_: Admin, st: State) -> Response:
+    async with st.db.read() as conn:
+        rows = (await conn.execute(sa.select(sessions).order_by(sessions.c.session_id))).all()
+    out = [
+        {
+            "session_id": r.session_id,
+            "capacity": r.capacity_dose1 + r.capacity_dose2,
+            "booked": r.booked_dose1 + r.booked_dose2,
+        }
+        for r in rows
+    ]
+    return json_response({"sessions": out})
+
+
+@ops.get("/health", response_model=s.Health)
+async def health() -> Response:
+    return json_response({"status": "ok"})
+
+
+@ops.get("/ready", response_model=s.Health)
+async def ready(st: State) -> Response:
+    try:
+        await st.db.ping()
+    except Exception:
+        raise ApiProblem(503, "DB_UNREACHABLE", "database unreachable", {"Retry-After": "1"}) from None
+    return json_response({"status": "ready"})
+
+
+@ops.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(st: State) -> Response:
+    body, content_type = render(st.plan.live())
+    return Response(body, media_type=content_type)

@@ -1,0 +1,93 @@
+"""Build the FastAPI app; prepare the database (tables, signing key, seed data, fault plan file).
+
+``vaxdrill serve`` calls :func:`prepare` once in the parent process, then starts uvicorn workers that
+each build the app with :func:`app_from_env` (settings come through one environment variable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from regserver import admin, booking, citizen, errors, staff
+from regserver.config import ServerConfig
+from regserver.db import Database, settings
+from regserver.faults import FaultPlan
+from regserver.guard import Guard
+from regserver.security import TokenSigner
+from regserver.seed import SeedSummary, seed
+from regserver.sms import OutboxGateway
+from regserver.state import ServerState, TtlCache
+from vaxdrill.scenario.load import Fault
+from vaxdrill.scenario.model import Scenario
+
+
+async def signing_key(db: Database) -> bytes:
+    """The token-signing key, made once per database and shared by every worker."""
+    async with db.write() as conn:
+        await conn.execute(db.insert_ignore(settings).values(key="token_key", value=secrets.token_hex(32)))
+        value = (await conn.execute(sa.select(settings.c.value).where(settings.c.key == "token_key"))).scalar_one()
+    return bytes.fromhex(value)
+
+
+async def prepare(
+    config: ServerConfig, scenario: Scenario | None = None, plan: list[Fault] | None = None, reset: bool = False
+) -> SeedSummary | None:
+    """Create tables (dropping them first with ``reset``), seed from ``scenario``, post ``plan``."""
+    db = Database(config.db, pool_size=1)
+    try:
+        await db.create_tables(reset=reset)
+        signer = TokenSigner(await signing_key(db))
+        summary = await seed(db, scenario, signer) if scenario is not None else None
+        if plan:
+            faults = FaultPlan(db, config.seed, 0)
+            for fault in plan:
+                await faults.add(fault)
+        return summary
+    finally:
+        await db.dispose()
+
+
+def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(config.db, pool_size=config.pool_size)
+        await db.create_tables()
+        plan = FaultPlan(db, config.seed, worker)
+        await plan.refresh()
+        app.state.server = ServerState(
+            config=config,
+            db=db,
+            signer=TokenSigner(await signing_key(db)),
+            plan=plan,
+            sms=OutboxGateway(db),
+            cache=TtlCache(config.cache_seconds),
+        )
+        plan.start()
+        try:
+            yield
+        finally:
+            await plan.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="vaxdrill reference registration server",
+        version="1",
+        description="A Co-WIN-shaped registration API for drills (docs/api-contract.md).",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for router in (citizen.router, booking.router, staff.router, admin.router, admin.ops):
+        app.include_router(router)
+    app.add_middleware(Guard, holder=app)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for worker processes (``--workers N``)."""
+    return create_app(ServerConfig.from_env(), worker=os.getpid())

@@ -1,0 +1,259 @@
+"""Booking: schedule, cancel, reschedule; the certificate; public counters.
+
+Seats are taken with one conditional UPDATE (``booked + n <= capacity``), atomic in SQLite and
+PostgreSQL alike, so a session is never overbooked whatever the number of concurrent requests or
+worker processes. A beneficiary holds at most one live appointment per dose (a partial unique index).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from regserver import schemas as s
+from regserver.citizen import cached_json, fmt_date, json_response
+from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
+from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.pdf import text_pdf
+from regserver.security import mask_id
+from regserver.state import Citizen, State
+
+router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
+FULL = "APPOIN0040"
+PHOTO_ID_TYPES = {1: "Aadhaar", 2: "Driving licence", 3: "PAN", 4: "Passport", 5: "Pension passbook", 6: "NPR card"}
+
+
+def _seat_columns(dose: int) -> tuple[sa.Column[Any], sa.Column[Any]]:
+    if dose == 1:
+        return sessions.c.booked_dose1, sessions.c.capacity_dose1
+    return sessions.c.booked_dose2, sessions.c.capacity_dose2
+
+
+async def take_seats(conn: AsyncConnection, session_id: str, dose: int, n: int) -> bool:
+    """Take ``n`` seats of ``dose`` in one atomic statement; False if they are not all free."""
+    booked, capacity = _seat_columns(dose)
+    result = await conn.execute(
+        sessions.update()
+        .where(sessions.c.session_id == session_id, booked + n <= capacity)
+        .values({booked.name: booked + n})
+    )
+    return bool(result.rowcount == 1)
+
+
+async def give_back(conn: AsyncConnection, session_id: str, dose: int, n: int) -> None:
+    booked, _ = _seat_columns(dose)
+    await conn.execute(sessions.update().where(sessions.c.session_id == session_id).values({booked.name: booked - n}))
+
+
+async def _session(conn: AsyncConnection, session_id: str) -> Any:
+    row = (await conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))).first()
+    if row is None:
+        raise ApiProblem(404, "SESSION_NOT_FOUND", f"no session {session_id}")
+    return row
+
+
+def _check_slot(row: Any, slot: str) -> None:
+    slots = json.loads(row.slots)
+    if slot not in slots:
+        raise ApiProblem(400, "APPOIN0045", f"slot {slot!r} is not one of this session's slots: {', '.join(slots)}")
+
+
+@router.post("/appointment/schedule", response_model=s.Confirmation)
+async def schedule(body: s.Schedule, mobile: Citizen, st: State) -> Response:
+    wanted = list(dict.fromkeys(body.beneficiaries))
+    async with st.db.read() as conn:
+        session = await _session(conn, body.session_id)
+        people = (
+            await conn.execute(
+                sa.select(beneficiaries.c.beneficiary_reference_id, beneficiaries.c.birth_year).where(
+                    beneficiaries.c.beneficiary_reference_id.in_(wanted), beneficiaries.c.mobile == mobile
+                )
+            )
+        ).all()
+    if len(people) != len(wanted):
+        raise ApiProblem(404, "BENEFICIARY_NOT_FOUND", "a beneficiary is not registered with this mobile number")
+    if body.center_id is not None and body.center_id != session.center_id:
+        raise ApiProblem(400, "CENTER_MISMATCH", f"session {body.session_id} is not at centre {body.center_id}")
+    _check_slot(session, body.slot)
+    year = session.date.year
+    for person in people:
+        if year - person.birth_year < session.min_age_limit:
+            raise ApiProblem(
+                400, "AGE_LIMIT", f"beneficiary {person.beneficiary_reference_id} is under {session.min_age_limit}"
+            )
+    appointment_id = str(uuid.uuid4())
+    try:
+        async with st.db.write() as conn:
+            if not await take_seats(conn, body.session_id, body.dose, len(wanted)):
+                raise ApiProblem(409, FULL, "this session is fully booked")
+            now = time.time()
+            await conn.execute(
+                appointments.insert(),
+                [
+                    {
+                        "appointment_id": appointment_id,
+                        "beneficiary_reference_id": ref,
+                        "session_id": body.session_id,
+                        "slot": body.slot,
+                        "dose": body.dose,
+                        "status": "booked",
+                        "created_at": now,
+                    }
+                    for ref in wanted
+                ],
+            )
+    except IntegrityError:  # the partial unique index: already booked for this dose (seats rolled back)
+        raise ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {body.dose}") from None
+    return json_response({"appointment_confirmation_no": appointment_id})
+
+
+async def _live(conn: AsyncConnection, appointment_id: str, mobile: str, only: list[str] | None = None) -> list[Any]:
+    query = (
+        sa.select(appointments)
+        .join(beneficiaries, beneficiaries.c.beneficiary_reference_id == appointments.c.beneficiary_reference_id)
+        .where(
+            appointments.c.appointment_id == appointment_id,
+            appointments.c.status == "booked",
+            beneficiaries.c.mobile == mobile,
+        )
+    )
+    if only is not None:
+        query = query.where(appointments.c.beneficiary_reference_id.in_(only))
+    return list((await conn.execute(query)).all())
+
+
+@router.post("/appointment/cancel", status_code=204, response_class=Response)
+async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
+    async with st.db.write() as conn:
+        rows = await _live(conn, body.appointment_id, mobile, list(body.beneficiariesToCancel))
+        if not rows:
+            raise ApiProblem(404, "APPOINTMENT_NOT_FOUND", "no live appointment with this id for these beneficiaries")
+        await conn.execute(
+            appointments.update()
+            .where(
+                appointments.c.appointment_id == body.appointment_id,
+                appointments.c.beneficiary_reference_id.in_([r.beneficiary_reference_id for r in rows]),
+            )
+            .values(status="cancelled")
+        )
+        await give_back(conn, rows[0].session_id, rows[0].dose, len(rows))
+    return Response(status_code=204)
+
+
+@router.post("/appointment/reschedule", status_code=204, response_class=Response)
+async def reschedule(body: s.Reschedule, mobile: Citizen, st: State) -> Response:
+    async with st.db.read() as conn:
+        target = await _session(conn, body.session_id)
+    _check_slot(target, body.slot)
+    async with st.db.write() as conn:
+        rows = await _live(conn, body.appointment_id, mobile)
+        if not rows:
+            raise ApiProblem(404, "APPOINTMENT_NOT_FOUND", "no live appointment with this id")
+        old, dose = rows[0].session_id, rows[0].dose
+        if old != body.session_id:
+            if not await take_seats(conn, body.session_id, dose, len(rows)):
+                raise ApiProblem(409, FULL, "the new session is fully booked")
+            await give_back(conn, old, dose, len(rows))
+        await conn.execute(
+            appointments.update()
+            .where(appointments.c.appointment_id == body.appointment_id, appointments.c.status == "booked")
+            .values(session_id=body.session_id, slot=body.slot)
+        )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/registration/certificate/public/download",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the certificate as a PDF"}},
+)
+async def certificate(
+    beneficiary_reference_id: Annotated[str, Query(pattern=r"^[0-9]{14}$")], mobile: Citizen, st: State
+) -> Response:
+    async with st.db.read() as conn:
+        person = (
+            await conn.execute(
+                sa.select(beneficiaries).where(
+                    beneficiaries.c.beneficiary_reference_id == beneficiary_reference_id,
+                    beneficiaries.c.mobile == mobile,
+                )
+            )
+        ).first()
+        if person is None:
+            raise ApiProblem(404, "BENEFICIARY_NOT_FOUND", "no such beneficiary for this mobile number")
+        doses = (
+            await conn.execute(
+                sa.select(vaccinations, centers.c.name)
+                .join(sessions, sessions.c.session_id == vaccinations.c.session_id)
+                .join(centers, centers.c.center_id == sessions.c.center_id)
+                .where(vaccinations.c.beneficiary_reference_id == beneficiary_reference_id)
+                .order_by(vaccinations.c.dose)
+            )
+        ).all()
+    if not doses:
+        raise ApiProblem(404, "NOT_VACCINATED", "no dose recorded for this beneficiary yet")
+    lines = [
+        "Certificate for COVID-19 Vaccination (drill)",
+        f"Beneficiary: {person.name}",
+        f"Birth year: {person.birth_year}",
+        f"Reference ID: {person.beneficiary_reference_id}",
+        f"Photo ID: {PHOTO_ID_TYPES.get(person.photo_id_type, 'ID')} {mask_id('0000' + person.photo_id_last4)}",
+        "",
+    ]
+    for d in doses:
+        lines.append(f"Dose {d.dose}: {d.vaccine}, batch {d.batch}, {d.administered_at}, at {d.name}")
+    lines += ["", "Issued by vaxdrill's reference server for drills. Not a real certificate."]
+    pdf = text_pdf(lines, title=f"Certificate {person.beneficiary_reference_id}")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="certificate-{beneficiary_reference_id}.pdf"'},
+    )
+
+
+@router.get("/public/counters", response_model=s.Counters)
+async def counters(st: State, district_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
+    today = dt.date.today()
+    key = ("counters", district_id, today)
+    now = time.time()
+    hit = st.cache.get(key, now)
+    if hit is not None:
+        return cached_json(*hit)
+    count = sa.func.count(vaccinations.c.vaccination_id)
+    query = (
+        sa.select(districts.c.district_id, districts.c.district_name, count)
+        .select_from(
+            districts.outerjoin(
+                vaccinations,
+                sa.and_(
+                    vaccinations.c.district_id == districts.c.district_id, vaccinations.c.administered_date == today
+                ),
+            )
+        )
+        .group_by(districts.c.district_id, districts.c.district_name)
+        .order_by(districts.c.district_id)
+    )
+    if district_id is not None:
+        query = query.where(districts.c.district_id == district_id)
+    async with st.db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    if district_id is not None and not rows:
+        raise ApiProblem(404, "DISTRICT_NOT_FOUND", f"no district {district_id}")
+    data = {
+        "date": fmt_date(today),
+        "districts": [
+            {"district_id": r.district_id, "district_name": r.district_name, "vaccinated_today": r[2]} for r in rows
+        ],
+    }
+    body = json.dumps(data).encode()
+    st.cache.put(key, body, now)
+    return cached_json(body, int(st.cache.ttl))

@@ -1,0 +1,41 @@
+"""Server settings, passed to every worker process through one environment variable."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+
+ENV_VAR = "VAXDRILL_SERVER_CONFIG"
+DEFAULT_DB = "sqlite:///vaxdrill-server.db"
+DEFAULT_STAFF_SECRET = "drill-staff"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What ``vaxdrill serve`` was told. Times in seconds."""
+
+    db: str = DEFAULT_DB
+    drill_otp: str | None = None  # off by default: OTPs go to the SMS outbox only
+    staff_secret: str = DEFAULT_STAFF_SECRET
+    admin_token: str = ""  # empty: admin routes refuse everyone
+    max_in_flight: int = 200  # per worker; 0 = no limit
+    per_ip_limit: int = 0  # calls per per_ip_window; 0 = off (Co-WIN's public API: 100 per 5 min)
+    per_ip_window: float = 300.0
+    cache_seconds: float = 5.0  # availability and counters: Cache-Control max-age and in-process cache
+    token_ttl: float = 1800.0  # citizen tokens
+    staff_token_ttl: float = 8 * 3600.0
+    otp_ttl: float = 180.0  # Co-WIN: an OTP was valid for 3 minutes
+    otp_attempts: int = 3
+    otp_limit: int = 5  # OTPs per mobile per otp_window, then 429
+    otp_window: float = 900.0
+    seed: int = 0  # root seed of the fault draws (latency, error rate)
+    pool_size: int = 8
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServerConfig:
+        text = os.environ.get(ENV_VAR)
+        return cls(**json.loads(text)) if text else cls()

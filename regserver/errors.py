@@ -1,0 +1,100 @@
+"""Error answers: JSON ``{"errorCode", "error"}`` with a 4xx/5xx status, never a traceback.
+
+Handlers turn validation errors into one readable sentence per field (422), database contention into
+503 with ``Retry-After``, and anything unexpected into a logged 500 with no request data in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from regserver.schemas import ApiError
+
+log = logging.getLogger("regserver")
+
+
+class ApiProblem(Exception):
+    """Raise to answer ``status`` with ``{errorCode, error}`` (and optional headers)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errorCode": code, "error": message}, status_code=status, headers=headers)
+
+
+# Documented on every route so the OpenAPI schema (and schemathesis) know every answer's shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ApiError, "description": text}
+    for code, text in [
+        (400, "bad request"),
+        (401, "missing, invalid or expired token"),
+        (403, "token of the wrong kind or for another centre"),
+        (404, "not found"),
+        (405, "method not allowed"),
+        (409, "conflict (full session, duplicate, in-flight idempotency key)"),
+        (410, "gone (OTP expired)"),
+        (422, "invalid request body or parameters"),
+        (429, "too many requests (see Retry-After)"),
+        (500, "injected error or unexpected failure"),
+        (503, "overloaded, outage or database busy (see Retry-After)"),
+    ]
+}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def describe_validation(errors: Any) -> str:
+    out = []
+    for err in list(errors)[:5]:
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append(f"{_field(tuple(err.get('loc', ())))}: {message}")
+    return "; ".join(out)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def _problem(_request: Request, exc: ApiProblem) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "VALIDATION", describe_validation(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP")
+        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        return error_response(503, "DB_BUSY", "database busy; retry later", {"Retry-After": "1"})
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database operational error on %s: %s", request.url.path, type(exc.orig).__name__)
+        return error_response(503, "DB_BUSY", "database busy or unreachable; retry later", {"Retry-After": "1"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.error("database error on %s: %s", request.url.path, type(exc.orig).__name__)
+        return error_response(500, "DB_ERROR", "database error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The request body is never logged: it may hold a mobile or photo ID number.
+        log.error("unexpected %s on %s", type(exc).__name__, request.url.path)
+        return error_response(500, "INTERNAL", "internal error")

@@ -1,0 +1,311 @@
+"""Request and answer bodies of the API (docs/api-contract.md); they make the OpenAPI schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Mobile = Annotated[str, StringConstraints(pattern=r"^[6-9][0-9]{9}$")]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+BeneficiaryId = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+_SLOT = re.compile(r"^(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)-(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)$")
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields: a misspelt field is a 422 naming it, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiError(BaseModel):
+    errorCode: str
+    error: str
+
+
+class GenerateOtp(Body):
+    mobile: Mobile
+
+
+class TxnAnswer(BaseModel):
+    txnId: str
+
+
+class ConfirmOtp(Body):
+    otp: Sha256Hex
+    txnId: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+
+
+class TokenAnswer(BaseModel):
+    token: str
+    expires_in: int
+
+
+class State(BaseModel):
+    state_id: int
+    state_name: str
+
+
+class States(BaseModel):
+    states: list[State]
+
+
+class District(BaseModel):
+    district_id: int
+    district_name: str
+
+
+class Districts(BaseModel):
+    districts: list[District]
+
+
+class NewBeneficiary(Body):
+    name: Text
+    birth_year: int = Field(ge=1900, le=2100)
+    gender_id: Literal[1, 2, 3]
+    photo_id_type: int = Field(ge=1, le=20)
+    photo_id_number: Annotated[str, StringConstraints(min_length=4, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
+    comorbidity_ind: Literal["Y", "N"] = "N"
+    consent_version: str = Field("V1", max_length=10)
+
+
+class BeneficiaryRef(BaseModel):
+    beneficiary_reference_id: str
+
+
+class AppointmentOut(BaseModel):
+    appointment_id: str
+    session_id: str
+    center_id: int
+    name: str
+    date: str
+    slot: str
+    dose: int
+
+
+class BeneficiaryOut(BaseModel):
+    beneficiary_reference_id: str
+    name: str
+    birth_year: int
+    vaccination_status: str
+    dose1_date: str
+    appointments: list[AppointmentOut]
+
+
+class Beneficiaries(BaseModel):
+    beneficiaries: list[BeneficiaryOut]
+
+
+class SessionOut(BaseModel):
+    session_id: str
+    date: str
+    available_capacity: int
+    available_capacity_dose1: int
+    available_capacity_dose2: int
+    min_age_limit: int
+    vaccine: str
+    slots: list[str]
+
+
+class SessionWithCenter(SessionOut):
+    center_id: int
+    name: str
+    state_name: str
+    district_name: str
+    pincode: str
+    from_: str = Field(alias="from")
+    to: str
+    fee_type: str
+
+
+class Sessions(BaseModel):
+    sessions: list[SessionWithCenter]
+
+
+class CenterOut(BaseModel):
+    center_id: int
+    name: str
+    state_name: str
+    district_name: str
+    pincode: str
+    from_: str = Field(alias="from")
+    to: str
+    fee_type: str
+    sessions: list[SessionOut]
+
+
+class Centers(BaseModel):
+    centers: list[CenterOut]
+
+
+class Schedule(Body):
+    dose: Literal[1, 2]
+    session_id: SessionId
+    slot: Annotated[str, StringConstraints(max_length=20)]
+    beneficiaries: list[BeneficiaryId] = Field(min_length=1, max_length=4)
+    center_id: int | None = None
+    captcha: str | None = Field(None, max_length=20)
+
+    @field_validator("slot")
+    @classmethod
+    def _slot(cls, value: str) -> str:
+        if not _SLOT.match(value):
+            raise ValueError('expected a slot such as "09:00AM-11:00AM"')
+        return value
+
+
+class Confirmation(BaseModel):
+    appointment_confirmation_no: str
+
+
+class Cancel(Body):
+    appointment_id: SessionId
+    beneficiariesToCancel: list[BeneficiaryId] = Field(min_length=1, max_length=4)
+
+
+class Reschedule(Body):
+    appointment_id: SessionId
+    session_id: SessionId
+    slot: Annotated[str, StringConstraints(max_length=20)]
+
+    @field_validator("slot")
+    @classmethod
+    def _slot(cls, value: str) -> str:
+        if not _SLOT.match(value):
+            raise ValueError('expected a slot such as "09:00AM-11:00AM"')
+        return value
+
+
+class DistrictCount(BaseModel):
+    district_id: int
+    district_name: str
+    vaccinated_today: int
+
+
+class Counters(BaseModel):
+    date: str
+    districts: list[DistrictCount]
+
+
+class StaffLogin(Body):
+    center_id: int
+    staff_id: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
+    secret: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class DueBeneficiary(BaseModel):
+    beneficiary_reference_id: str
+    name: str
+    birth_year: int
+    appointment_id: str
+    slot: str
+    dose: int
+    vaccinated: bool
+
+
+class DueList(BaseModel):
+    beneficiaries: list[DueBeneficiary]
+
+
+class Verify(Body):
+    beneficiary_reference_id: BeneficiaryId
+    session_id: SessionId
+
+
+class Verified(BaseModel):
+    verified: bool
+    name: str
+    birth_year: int
+    appointment_id: str
+    dose: int
+
+
+class DoseRecord(Body):
+    """A dose given: what a vaccinator records online (and on paper when offline)."""
+
+    beneficiary_reference_id: BeneficiaryId
+    session_id: SessionId
+    vaccine: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 _-]+$")]
+    batch: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 _/.-]+$")]
+    dose: Literal[1, 2]
+    administered_at: dt.datetime
+
+
+class Vaccination(BaseModel):
+    vaccination_id: str
+    beneficiary_reference_id: str
+    session_id: str
+    vaccine: str
+    batch: str
+    dose: int
+    administered_at: str
+    source: str
+
+
+class SyncBatch(Body):
+    # Records are validated one by one in the handler, so one bad record is "rejected", not the batch.
+    records: list[dict[str, object]] = Field(max_length=500)
+
+
+class SyncResult(BaseModel):
+    client_record_id: str | None
+    status: Literal["created", "duplicate", "conflict", "rejected"]
+    vaccination_id: str | None = None
+    reason: str | None = None
+
+
+class SyncAnswer(BaseModel):
+    results: list[SyncResult]
+
+
+class FaultOut(BaseModel):
+    fault_id: str
+    kind: str
+    active: bool
+    starts_at: float
+    ends_at: float
+    routes: list[str]
+    mode: str
+    spec: dict[str, object]
+
+
+class FaultList(BaseModel):
+    faults: list[FaultOut]
+
+
+class FaultCreated(BaseModel):
+    fault_id: str
+    starts_at: float
+    ends_at: float
+
+
+class AdminVaccination(BaseModel):
+    vaccination_id: str
+    beneficiary_reference_id: str
+    session_id: str
+    dose: int
+    source: str
+    client_record_id: str | None
+    idempotency_key: str | None
+
+
+class AdminVaccinations(BaseModel):
+    vaccinations: list[AdminVaccination]
+
+
+class AdminSession(BaseModel):
+    session_id: str
+    capacity: int
+    booked: int
+
+
+class AdminSessions(BaseModel):
+    sessions: list[AdminSession]
+
+
+class Health(BaseModel):
+    status: str

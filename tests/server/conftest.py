@@ -1,0 +1,150 @@
+"""Fixtures of the reference-server tests: an app on a fresh SQLite file (or PostgreSQL schema),
+seeded from the Raigad scenario, driven in-process through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from regserver.app import create_app, prepare
+from regserver.config import ServerConfig
+from regserver.seed import session_id_for
+from vaxdrill.otp import drill_otp, otp_hash
+from vaxdrill.scenario import load_scenario
+from vaxdrill.scenario.model import Scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+RAIGAD = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
+DRILL = "drill-secret"
+ADMIN = "admin-token"
+PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class Srv:
+    client: httpx.AsyncClient
+    config: ServerConfig
+    scenario: Scenario
+
+    @property
+    def alibag(self) -> str:
+        return session_id_for(self.scenario, "DGH Alibag")
+
+    async def login(self, mobile: str) -> dict[str, str]:
+        r = await self.client.post("/api/v2/auth/public/generateOTP", json={"mobile": mobile})
+        assert r.status_code == 200, r.text
+        txn = r.json()["txnId"]
+        r = await self.client.post(
+            "/api/v2/auth/public/confirmOTP", json={"otp": otp_hash(drill_otp(mobile, DRILL, txn)), "txnId": txn}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    async def staff(self, center_id: int = 100001, staff_id: str = "v1") -> dict[str, str]:
+        r = await self.client.post(
+            "/api/v2/staff/login", json={"center_id": center_id, "staff_id": staff_id, "secret": "drill-staff"}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    async def register(self, auth: dict[str, str], photo: str | None = None, birth_year: int = 1980) -> str:
+        body = {
+            "name": "Asha Patil",
+            "birth_year": birth_year,
+            "gender_id": 1,
+            "photo_id_type": 1,
+            "photo_id_number": photo or uuid.uuid4().hex[:12],
+            "comorbidity_ind": "N",
+            "consent_version": "V1",
+        }
+        r = await self.client.post("/api/v2/registration/beneficiary/new", json=body, headers=auth)
+        assert r.status_code == 200, r.text
+        return str(r.json()["beneficiary_reference_id"])
+
+
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def today() -> str:
+    return dt.date.today().strftime("%d-%m-%Y")
+
+
+def config_for(db: str, **extra: object) -> ServerConfig:
+    base: dict[str, object] = {"db": db, "drill_otp": DRILL, "admin_token": ADMIN, "cache_seconds": 0.0}
+    base.update(extra)
+    return ServerConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def raigad() -> Scenario:
+    return load_scenario(RAIGAD)
+
+
+async def start(config: ServerConfig, scenario: Scenario, reset: bool = False) -> AsyncIterator[Srv]:
+    await prepare(config, scenario, reset=reset)
+    app = create_app(config)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield Srv(client, config, scenario)
+
+
+@pytest_asyncio.fixture
+async def srv(tmp_path: Path, raigad: Scenario) -> AsyncIterator[Srv]:
+    async for s in start(config_for(f"sqlite:///{tmp_path / 'server.db'}"), raigad):
+        yield s
+
+
+async def pg_reachable() -> bool:
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=2)
+        await conn.close()
+        return True
+    except Exception:
+        return False
+
+
+async def pg_schema() -> str:
+    """A fresh schema of our own in the shared `test` database."""
+    import asyncpg
+
+    name = f"vaxdrill_srv_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=2)
+    await conn.execute(f"CREATE SCHEMA {name}")
+    await conn.close()
+    return name
+
+
+async def drop_schema(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test", timeout=2)
+    await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    await conn.close()
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def any_db(request: pytest.FixtureRequest, tmp_path: Path, raigad: Scenario) -> AsyncIterator[Srv]:
+    """The same server on SQLite and on PostgreSQL (skipped with the reason if PostgreSQL is down)."""
+    if request.param == "sqlite":
+        async for s in start(config_for(f"sqlite:///{tmp_path / 'server.db'}"), raigad):
+            yield s
+        return
+    if not await pg_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (database test, user postgres)")
+    schema = await pg_schema()
+    try:
+        async for s in start(config_for(f"{PG_BASE}?search_path={schema}"), raigad):
+            yield s
+    finally:
+        await drop_schema(schema)
