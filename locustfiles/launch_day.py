@@ -307,7 +307,8 @@ def flush_outboxes(deadline_s: float) -> None:
     """At the end of a run: send every outbox (the drain), retrying until ``deadline_s``."""
     if not any(STATE.outboxes):
         return
-    client = FastHttpSession(STATE.env, base_url=STATE.host, user=None)
+    assert STATE.env is not None
+    client = FastHttpSession(STATE.host, STATE.env.events.request, user=None)
     rng, budget = STATE.rng(999_999), RetryBudget(ratio=1.0, max_tokens=100, tokens=100)
     auth_by_session: dict[str, dict[str, str]] = {}
     end = time.time() + deadline_s
@@ -353,6 +354,7 @@ class Vaccinator(DrillUser):
         self.auth: dict[str, str] | None = None
         self.online = True
         self.last_probe = 0.0
+        self.doses = 0
 
     def _setup(self) -> bool:
         """Pick a session (site) and log in; the due list is fetched once per process and session."""
@@ -425,7 +427,9 @@ class Vaccinator(DrillUser):
                 self._try_sync()
             return
         ref, session_id = str(person["beneficiary_reference_id"]), self.session["session_id"]
-        key = str(uuid.UUID(bytes=self.rng.bytes(16), version=4))
+        # Unique per run, worker, user and dose: keys must never repeat on a long-lived server.
+        self.doses += 1
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vaxdrill:{STATE.run}:{STATE.slot}:{self.number}:{self.doses}"))
         record = {
             "beneficiary_reference_id": ref,
             "session_id": session_id,

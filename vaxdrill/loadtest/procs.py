@@ -92,7 +92,7 @@ class Server:
         self.port = self.port or free_port()
         cmd = [
             sys.executable, "-m", "vaxdrill", "serve",
-            "--db", str(self.folder / "server.sqlite3"),
+            "--db", f"sqlite:///{(self.folder / 'server.sqlite3').resolve()}",
             "--port", str(self.port),
             "--seed-data", str(self.scenario),
             "--drill-otp", DRILL_OTP,

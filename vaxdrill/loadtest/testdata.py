@@ -13,7 +13,7 @@ import itertools
 import threading
 from dataclasses import dataclass
 
-PHOTO_ID_TYPES = ("Aadhaar Card", "Driving License", "PAN Card", "Passport", "Voter ID")
+PHOTO_ID_TYPES = ("Aadhaar Card", "Driving License", "PAN Card", "Passport", "Voter ID")  # types 1..5
 
 
 @dataclass
@@ -23,10 +23,11 @@ class Identity:
     mobile: str
     run: str
 
-    def photo_id(self, k: int) -> tuple[str, str]:
+    def photo_id(self, k: int) -> tuple[int, str]:
+        """(Co-WIN photo-ID type number, ID number): alphanumeric, at most 20 characters."""
         digest = hashlib.sha256(f"{self.run}:{self.mobile}:{k}".encode()).hexdigest()
-        kind = PHOTO_ID_TYPES[int(digest[:2], 16) % len(PHOTO_ID_TYPES)]
-        return kind, f"{self.run[:4].upper()}{self.mobile}{k}{digest[:6].upper()}"
+        kind = int(digest[:2], 16) % len(PHOTO_ID_TYPES) + 1
+        return kind, f"{self.mobile}{k}{digest[:6].upper()}"
 
     def name(self, k: int) -> str:
         return f"Drill {self.mobile[-6:]}-{k}"
