@@ -37,8 +37,10 @@ def fault_report(rec: Recorder, faults: Sequence[Fault], applied: Sequence[dict[
     end_of_run = (last + 1) * rec.window
     for i, fault in enumerate(faults):
         info = applied[i] if i < len(applied) else {}
-        start = float(info.get("applied_at_s", fault.at))
-        end = start + fault.duration
+        applied_at = float(info.get("applied_at_s", fault.at))
+        # Whole windows: the window the fault starts in belongs to the fault, not to "before".
+        start = math.floor(applied_at / rec.window) * rec.window
+        end = applied_at + fault.duration
         before_start = max(0.0, start - BEFORE_S)
         before = rec.between(before_start, start)
         during = rec.between(start, end)
@@ -60,7 +62,7 @@ def fault_report(rec: Recorder, faults: Sequence[Fault], applied: Sequence[dict[
             {
                 "kind": fault.kind,
                 "planned_at_s": fault.at,
-                "applied_at_s": round(start, 3),
+                "applied_at_s": round(applied_at, 3),
                 "duration_s": fault.duration,
                 "routes": list(fault.routes),
                 "mode": fault.mode,
