@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
         folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
         with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
-            run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=seconds,
+            run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
                             closed_users=closed, time_limit=run_seconds + 30)  # fmt: skip
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
         raw = read_raw(folder.path, run, code)

@@ -10,6 +10,7 @@ Errors: :class:`LoopbackError` (exit 2) for a ``--host`` that is not a loopback 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import signal
 import socket
@@ -167,7 +168,9 @@ class LocustRun:
             *base, "--headless", "--only-summary",
             "--csv", str(self.folder / "locust"), "--csv-full-history",
             "--html", str(self.folder / "locust-report.html"),
-            "--run-time", f"{int(self.time_limit)}s",
+            # A shape ends the run itself; --run-time is then only a safety net. Without a shape
+            # (the `constant` shape: -u/-r), it is the run's length.
+            "--run-time", f"{math.ceil(self.duration or 0) if self.closed_users else int(self.time_limit)}s",
             "--stop-timeout", "15",
         ]  # fmt: skip
         if self.closed_users is not None:
