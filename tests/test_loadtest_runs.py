@@ -53,7 +53,9 @@ load:
 
 
 def test_a_run_meeting_its_slos_exits_0_and_a_breaching_run_exits_99(tmp_path: Path) -> None:
-    good = scenario(tmp_path, "meets", OPEN_LOAD + "slos:\n  - {endpoint: findByDistrict, p95: 2s}\n  - {error_rate: 5%}\n")
+    good = scenario(
+        tmp_path, "meets", OPEN_LOAD + "slos:\n  - {endpoint: findByDistrict, p95: 2s}\n  - {error_rate: 5%}\n"
+    )
     result = vaxdrill("loadtest", str(good), "--out", str(tmp_path / "good"))
     assert result.returncode == 0, result.stdout + result.stderr
     summary = summary_of(tmp_path / "good")
