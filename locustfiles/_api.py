@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -22,14 +21,26 @@ from vaxdrill.scenario.load import RetryPolicy
 PREFIX = "/api/v2"
 
 
-@dataclass
 class Answer:
-    """What the server finally said (after retries). ``status`` 0 means no answer (timeout, reset)."""
+    """What the server finally said (after retries). ``status`` 0 means no answer (timeout, reset).
 
-    status: int
-    body: Any
-    headers: dict[str, str]
-    attempts: int
+    The body is decoded on first use: a slot-watching poll never reads it.
+    """
+
+    __slots__ = ("_body", "_content", "attempts", "headers", "status")
+
+    def __init__(self, status: int, content: bytes | None, headers: Any, attempts: int) -> None:
+        self.status, self._content, self.headers, self.attempts = status, content, headers, attempts
+        self._body: Any = _UNSET
+
+    @property
+    def body(self) -> Any:
+        if self._body is _UNSET:
+            try:
+                self._body = json.loads(self._content) if self._content else None
+            except (ValueError, TypeError):
+                self._body = None
+        return self._body
 
     @property
     def ok(self) -> bool:
@@ -38,6 +49,12 @@ class Answer:
     @property
     def error_code(self) -> str | None:
         return self.body.get("errorCode") if isinstance(self.body, dict) else None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name) if self.headers is not None else None
+
+
+_UNSET = object()
 
 
 def call(
@@ -59,19 +76,17 @@ def call(
     attempt = 0
     while True:
         attempt += 1
-        budget.on_request() if attempt == 1 else None
-        status, data, hdrs = _once(client, method, path, name, body, params, headers, expected)
-        why = retryable(status)
+        if attempt == 1:
+            budget.on_request()
+        answer = _once(client, method, path, name, body, params, headers, expected, attempt)
+        why = retryable(answer.status)
         if not retry or why is None or attempt >= policy.max_attempts:
-            return Answer(status, data, hdrs, attempt)
-        if why == "retry_after":
-            wait = parse_retry_after(hdrs.get("retry-after"))
-            if wait is None:
-                wait = full_jitter(policy, attempt, rng)
-        else:
+            return answer
+        wait = parse_retry_after(answer.header("retry-after")) if why == "retry_after" else None
+        if wait is None:
             wait = full_jitter(policy, attempt, rng)
         if not budget.try_spend():
-            return Answer(status, data, hdrs, attempt)
+            return answer
         gevent.sleep(wait)
 
 
@@ -84,29 +99,23 @@ def _once(
     params: dict[str, Any] | None,
     headers: dict[str, str] | None,
     expected: Collection[int],
-) -> tuple[int, Any, dict[str, str]]:
-    kwargs: dict[str, Any] = {"name": name, "catch_response": True}
+    attempt: int,
+) -> Answer:
+    kwargs: dict[str, Any] = {"name": name}
     if body is not None:
         kwargs["json"] = body
     if params:
         kwargs["params"] = params
     if headers:
         kwargs["headers"] = headers
-    with client.request(method, PREFIX + path, **kwargs) as resp:
+    if not expected:
+        # Locust's own rule (>= 400 or no answer is a failure) is ours too: no catch_response needed.
+        resp = client.request(method, PREFIX + path, **kwargs)
+        return Answer(int(resp.status_code or 0), resp.content, resp.headers, attempt)
+    with client.request(method, PREFIX + path, catch_response=True, **kwargs) as resp:
         status = int(resp.status_code or 0)
-        try:
-            data = json.loads(resp.content) if resp.content and _is_json(resp) else None
-        except (ValueError, TypeError):
-            data = None
-        hdrs = {k.lower(): v for k, v in (resp.headers or {}).items()}
         if 200 <= status < 300 or status in expected:
             resp.success()
         else:
-            code = data.get("errorCode") if isinstance(data, dict) else None
-            resp.failure(f"HTTP {status}{' ' + code if code else ''}" if status else f"no answer: {resp.error}")
-    return status, data, hdrs
-
-
-def _is_json(resp: Any) -> bool:
-    ctype = (resp.headers or {}).get("content-type", "") if resp.headers else ""
-    return "json" in ctype
+            resp.failure(f"HTTP {status}" if status else f"no answer: {getattr(resp, 'error', '')}")
+        return Answer(status, resp.content, resp.headers, attempt)

@@ -82,6 +82,7 @@ class State:
     claimed: set[str] = field(default_factory=set)
     cache: dict[str, Any] = field(default_factory=dict)
     draining: bool = False
+    watching: bool = False  # the SLO watcher (abort_after_breach) reads `recent`
     aborted: bool = False
     breached: list[str] = field(default_factory=list)
     capacity_done: bool = False
@@ -99,7 +100,8 @@ class State:
 
     def observe(self, name: str, ms: float) -> None:
         self.recorder.observe(name, ms)
-        self.recent.observe(name, ms)
+        if self.watching:
+            self.recent.observe(name, ms)
         if self.step is not None:
             self.step.observe(name, ms)
 
@@ -194,11 +196,12 @@ def _init(environment: Environment, **_: Any) -> None:
 
 @events.request.add_listener
 def _on_request(name: str, response_time: float, exception: Any, **_: Any) -> None:
-    failed = exception is not None
-    STATE.recorder.request(name, response_time, failed)
-    STATE.recent.request(name, response_time, failed)
+    failed, now = exception is not None, time.time()
+    STATE.recorder.request(name, response_time, failed, now)
+    if STATE.watching:
+        STATE.recent.request(name, response_time, failed, now)
     if STATE.step is not None:
-        STATE.step.request(name, response_time, failed)
+        STATE.step.request(name, response_time, failed, now)
 
 
 @events.report_to_master.add_listener
@@ -211,7 +214,8 @@ def _merge(client_id: str, data: dict[str, Any]) -> None:
     delta = data.get("vaxdrill")
     if delta:
         STATE.recorder.merge_delta(delta)
-        STATE.recent.merge_delta(delta)
+        if STATE.watching:
+            STATE.recent.merge_delta(delta)
 
 
 @events.test_start.add_listener
@@ -230,6 +234,7 @@ def _start(environment: Environment, **_: Any) -> None:
     if not isinstance(runner, WorkerRunner):
         STATE.greenlets.append(gevent.spawn(_apply_faults))
         if STATE.load.abort_after_breach and STATE.scenario and STATE.scenario.slos:
+            STATE.watching = True
             STATE.greenlets.append(gevent.spawn(_watch_slos))
         if STATE.mode == "capacity":
             from locustfiles._capacity import run_search

@@ -11,7 +11,7 @@ from vaxdrill.loadtest.capacity import CapacitySearch, StepResult, fit_usl, usl
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.integrity import LedgerEntry, check
 from vaxdrill.loadtest.procs import LoopbackError, require_loopback
-from vaxdrill.loadtest.recorder import Recorder
+from vaxdrill.loadtest.recorder import HistStat, Recorder
 from vaxdrill.loadtest.retry import RetryBudget, full_jitter, parse_retry_after, retryable
 from vaxdrill.loadtest.shapes import ArrivalClock, ladder, launch_day_users, step_rate
 from vaxdrill.loadtest.slo import EXIT_ABORTED, EXIT_INTEGRITY, EXIT_OK, EXIT_SLO, BreachTracker, evaluate
@@ -243,3 +243,17 @@ def test_exit_codes_and_cpu_saturation() -> None:
         rec.gauge("cpu_percent", "w2", 95 if t % 2 else 20, now=t)
     sat = cpu_saturation(rec)
     assert sat["cpu_saturated"] and sat["saturated_processes"] == ["w1"]
+
+
+def test_bulk_recording_fills_the_same_buckets_as_hdrh() -> None:
+    rng = np.random.default_rng(5)
+    ms = np.concatenate([rng.lognormal(0, 3, 5000), [0.0, 0.0004, 1e-3, 3.6e6, 9e9]])  # edges and out of range
+    bulk, one_by_one = HistStat(), HistStat()
+    bulk.record_many(ms, failures=7)
+    for v in ms:
+        one_by_one.record(float(v))
+    assert list(bulk.hist.counts) == list(one_by_one.hist.counts)
+    assert bulk.hist.get_total_count() == one_by_one.hist.get_total_count() == ms.size
+    assert bulk.hist.get_max_value() == one_by_one.hist.get_max_value()
+    assert bulk.hist.get_min_value() == one_by_one.hist.get_min_value()
+    assert (bulk.count, bulk.failures) == (ms.size, 7)

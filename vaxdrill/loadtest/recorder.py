@@ -22,12 +22,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
+from numpy.typing import NDArray
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: a hung request must still be recorded, not dropped
 SIG_FIGS = 3
 WINDOW_S = 1.0
+FLUSH_EVERY = 2000  # buffered requests before a bulk flush (bounded memory)
 
 
 def new_histogram() -> HdrHistogram:
@@ -53,6 +56,28 @@ class HistStat:
         self.count += 1
         if failed:
             self.failures += 1
+
+    def record_many(self, ms: NDArray[np.float64], failures: int) -> None:
+        """Record a batch at once: the same buckets as ``record_value``, computed with numpy.
+
+        hdrh's ``record_value`` is pure Python (about 2 us); a load generator records every request,
+        so requests are buffered and added here in bulk (see :meth:`Recorder.flush`).
+        """
+        if ms.size == 0:
+            return
+        h = self.hist
+        us = np.clip(np.rint(ms * 1000.0), LOWEST_US, HIGHEST_US).astype(np.int64)
+        # bit length of (value | sub_bucket_mask), exact through frexp for values below 2**53
+        _, pow2ceiling = np.frexp((us | h.sub_bucket_mask).astype(np.float64))
+        bucket = pow2ceiling.astype(np.int64) - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+        sub_bucket = us >> (bucket + h.unit_magnitude)
+        index = ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket - h.sub_bucket_half_count
+        np.add.at(np.ctypeslib.as_array(h.counts), index, 1)
+        h.total_count += int(us.size)
+        h.min_value = min(h.min_value, int(us.min()))
+        h.max_value = max(h.max_value, int(us.max()))
+        self.count += int(us.size)
+        self.failures += failures
 
     def percentile_ms(self, p: float) -> float:
         """The ``p``-th percentile in milliseconds (nan when empty)."""
@@ -100,27 +125,61 @@ class Recorder:
     def __init__(self, t0: float | None = None, window: float = WINDOW_S) -> None:
         self.t0 = time.time() if t0 is None else t0
         self.window = window
-        self.endpoints: dict[str, HistStat] = {}
+        self._endpoints: dict[str, HistStat] = {}
         self.extra: dict[str, HistStat] = {}
         self.counters: dict[str, float] = defaultdict(float)
-        self.windows: dict[int, Window] = {}
+        self._windows: dict[int, Window] = {}
+        # (wall time, name, ms, failed) of requests not yet in the histograms; see flush()
+        self.pending: list[tuple[float, str, float, bool]] = []
         # gauge name -> window -> source -> value (last value seen)
         self.gauges: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
 
     # -- recording (one process) -------------------------------------------------------------
     def _window(self, now: float | None) -> Window:
         idx = int(((time.time() if now is None else now) - self.t0) // self.window)
-        win = self.windows.get(idx)
+        win = self._windows.get(idx)
         if win is None:
-            win = self.windows[idx] = Window()
+            win = self._windows[idx] = Window()
         return win
 
     def request(self, name: str, ms: float, failed: bool, now: float | None = None) -> None:
-        stat = self.endpoints.get(name)
-        if stat is None:
-            stat = self.endpoints[name] = HistStat()
-        stat.record(ms, failed)
-        self._window(now).requests.record(ms, failed)
+        """Record one request (buffered: a list append; histograms are filled in bulk)."""
+        self.pending.append((time.time() if now is None else now, name, ms, failed))
+        if len(self.pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Move buffered requests into the per-endpoint and per-window histograms."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        t = np.fromiter((p[0] for p in pending), dtype=np.float64, count=len(pending))
+        ms = np.fromiter((p[2] for p in pending), dtype=np.float64, count=len(pending))
+        failed = np.fromiter((p[3] for p in pending), dtype=bool, count=len(pending))
+        names = np.array([p[1] for p in pending], dtype=object)
+        for name in set(names.tolist()):
+            sel = names == name
+            stat = self._endpoints.get(name)
+            if stat is None:
+                stat = self._endpoints[name] = HistStat()
+            stat.record_many(ms[sel], int(failed[sel].sum()))
+        idx = ((t - self.t0) // self.window).astype(np.int64)
+        for w in np.unique(idx).tolist():
+            sel = idx == w
+            win = self._windows.get(w)
+            if win is None:
+                win = self._windows[w] = Window()
+            win.requests.record_many(ms[sel], int(failed[sel].sum()))
+
+    @property
+    def endpoints(self) -> dict[str, HistStat]:
+        self.flush()
+        return self._endpoints
+
+    @property
+    def windows(self) -> dict[int, Window]:
+        self.flush()
+        return self._windows
 
     def observe(self, name: str, ms: float) -> None:
         """Record a non-request quantity (sync lag, iteration start delay) in milliseconds."""
@@ -141,7 +200,7 @@ class Recorder:
     def take_delta(self) -> dict[str, Any]:
         """Everything recorded since the last call, encoded for a Locust message; then reset."""
         delta = self.to_json()
-        self.endpoints, self.extra, self.windows = {}, {}, {}
+        self._endpoints, self.extra, self._windows = {}, {}, {}
         self.counters = defaultdict(float)
         self.gauges = defaultdict(lambda: defaultdict(dict))
         return delta
@@ -149,17 +208,18 @@ class Recorder:
     def merge_delta(self, delta: dict[str, Any]) -> None:
         """Add a delta (or a full dump) from another process; windows are aligned on wall time."""
         shift = float(delta.get("t0", self.t0)) - self.t0
+        self.flush()
         for name, data in delta.get("endpoints", {}).items():
-            self.endpoints.setdefault(name, HistStat()).add_encoded(data)
+            self._endpoints.setdefault(name, HistStat()).add_encoded(data)
         for name, data in delta.get("extra", {}).items():
             self.extra.setdefault(name, HistStat()).add_encoded(data)
         for name, value in delta.get("counters", {}).items():
             self.counters[name] += float(value)
         for key, data in delta.get("windows", {}).items():
             idx = int(key) + round(shift / self.window)
-            win = self.windows.get(idx)
+            win = self._windows.get(idx)
             if win is None:
-                win = self.windows[idx] = Window()
+                win = self._windows[idx] = Window()
             win.requests.add_encoded(data["requests"])
             for name, value in data.get("counters", {}).items():
                 win.counters[name] += float(value)
