@@ -176,3 +176,25 @@ slos:
     assert integrity["passed"] and integrity["doses_recorded"] > 0, integrity
     cpu = summary["generator"]["cpu_peak_percent"]
     assert len([node for node in cpu if node != "master"]) == 2  # both workers reported their CPU
+
+
+def test_sustained_breach_aborts_the_run_with_exit_97(tmp_path: Path) -> None:
+    path = scenario(
+        tmp_path,
+        "abort",
+        """
+load:
+  shape: open
+  duration: 60s
+  arrival_rate: 5
+  mix: {citizen: 0, vaccinator: 0, slot_watcher: 1}
+  abort_after_breach: 4s
+slos:
+  - {p99: 1ms}
+""",
+    )
+    result = vaxdrill("loadtest", str(path), "--out", str(tmp_path / "abort"), timeout=60)
+    assert result.returncode == 97, result.stdout + result.stderr
+    summary = summary_of(tmp_path / "abort")
+    assert summary["aborted"] and summary["breached"] == ["all p99 < 1ms"]
+    assert summary["duration_s"] < 20  # stopped long before the planned 60 s
