@@ -182,7 +182,6 @@ def _init(environment: Environment, **_: Any) -> None:
         STATE.out = Path(opts.vaxdrill_out) if opts.vaxdrill_out else None
         STATE.mode = opts.vaxdrill_mode
         STATE.run = opts.vaxdrill_run or f"r{int(time.time()) % 1_000_000}"
-        STATE.workers = max(int(getattr(opts, "expect_workers", 1) or 1), 1)
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         STATE.node = "master"
@@ -224,7 +223,10 @@ def _start(environment: Environment, **_: Any) -> None:
     STATE.draining = STATE.aborted = STATE.capacity_done = False
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
+        # The master's options (expect_workers among them) reach a worker with its spawn message,
+        # i.e. just before this event, not at init: the worker's share of the load is known only now.
         STATE.slot = runner.worker_index
+        STATE.workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
     STATE.identities = IdentityPool(STATE.slot, STATE.run)
     STATE.greenlets.append(gevent.spawn(_sampler))
     if not isinstance(runner, MasterRunner):

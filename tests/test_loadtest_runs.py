@@ -151,12 +151,12 @@ def test_distributed_run_with_two_workers_merges_results(tmp_path: Path) -> None
         "workers",
         """
 load:
-  shape: constant
+  shape: open
   duration: 8s
-  users: 8
-  spawn_rate: 8
+  arrival_rate: 8
+  open: {poisson: false, max_users: 24}
   mix: {citizen: 2, vaccinator: 1, slot_watcher: 1}
-  think_time: {citizen: "uniform(100ms, 300ms)", vaccinator: "uniform(100ms, 300ms)"}
+  think_time: {citizen: "uniform(100ms, 300ms)"}
 slos:
   - {error_rate: 5%}
 """,
@@ -167,6 +167,8 @@ slos:
     summary = summary_of(out)
     assert summary["generator"]["workers"] == 2 and len(summary["generator"]["worker_nodes"]) == 2
     assert "cpu_saturated" in summary["generator"]
+    # Each worker runs its share of the arrival rate: together 8/s for 8 s, not 8/s each.
+    assert 0.7 * 64 <= summary["open_model"]["scheduled"] <= 1.05 * 64
     with (out / "locust_stats.csv").open() as fh:
         aggregated = next(row for row in csv.DictReader(fh) if row["Name"] == "Aggregated")
     # Locust merges its own (rounded) stats from the workers; ours must count the same requests.
