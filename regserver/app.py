@@ -7,6 +7,7 @@ each build the app with :func:`app_from_env` (settings come through one environm
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from regserver import admin, booking, citizen, errors, staff
+from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
 from regserver.db import Database, settings
 from regserver.faults import FaultPlan
@@ -54,6 +56,11 @@ async def prepare(
 
 
 def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
+    # aiosqlite logs every statement with its parameters (mobiles, OTP hashes) at DEBUG; SQLAlchemy's
+    # engine logger does too when turned up. Keep both quiet whatever the root logger's level.
+    for name in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.db, pool_size=config.pool_size)
@@ -67,6 +74,7 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
             plan=plan,
             sms=OutboxGateway(db),
             cache=TtlCache(config.cache_seconds),
+            batcher=BookingBatcher(db),
         )
         plan.start()
         try:
@@ -84,10 +92,31 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
     errors.install(app)
     for router in (citizen.router, booking.router, staff.router, admin.router, admin.ops):
         app.include_router(router)
-    app.add_middleware(Guard, holder=app)
+    # The router tries routes in order, several times per request: launch day's hot paths go first.
+    hot = {path: rank for rank, path in enumerate(HOT_PATHS)}
+    app.router.routes.sort(key=lambda route: hot.get(getattr(route, "path", ""), len(hot)))
     return app
 
 
-def app_from_env() -> FastAPI:
+HOT_PATHS = (
+    "/api/v2/appointment/sessions/public/findByDistrict",
+    "/api/v2/appointment/schedule",
+    "/api/v2/appointment/sessions/public/calendarByDistrict",
+    "/api/v2/appointment/sessions/public/findByPin",
+    "/api/v2/public/counters",
+    "/api/v2/staff/vaccinations",
+    "/api/v2/staff/verify",
+    "/api/v2/auth/public/generateOTP",
+    "/api/v2/auth/public/confirmOTP",
+)
+
+
+def asgi_app(config: ServerConfig, worker: int = 0) -> Guard:
+    """The app behind :class:`Guard`, outermost so it holds uvicorn's own connection (for resets)."""
+    app = create_app(config, worker)
+    return Guard(app, holder=app)
+
+
+def app_from_env() -> Guard:
     """uvicorn factory for worker processes (``--workers N``)."""
-    return create_app(ServerConfig.from_env(), worker=os.getpid())
+    return asgi_app(ServerConfig.from_env(), worker=os.getpid())

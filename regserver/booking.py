@@ -10,22 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
+from regserver.batcher import Booking
 from regserver.citizen import cached_json, fmt_date, json_response
 from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem
 from regserver.pdf import text_pdf
 from regserver.security import mask_id
-from regserver.state import Citizen, State
+from regserver.state import Citizen, ServerState, State
 
 router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
 FULL = "APPOIN0040"
@@ -54,10 +53,16 @@ async def give_back(conn: AsyncConnection, session_id: str, dose: int, n: int) -
     await conn.execute(sessions.update().where(sessions.c.session_id == session_id).values({booked.name: booked - n}))
 
 
-async def _session(conn: AsyncConnection, session_id: str) -> Any:
-    row = (await conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))).first()
+async def _session(st: ServerState, conn: AsyncConnection, session_id: str) -> Any:
+    """The session's fixed fields (centre, date, slots, age limit), cached per worker."""
+    row = st.session_meta.get(session_id)
     if row is None:
-        raise ApiProblem(404, "SESSION_NOT_FOUND", f"no session {session_id}")
+        row = (await conn.execute(sa.select(sessions).where(sessions.c.session_id == session_id))).first()
+        if row is None:
+            raise ApiProblem(404, "SESSION_NOT_FOUND", f"no session {session_id}")
+        if len(st.session_meta) > 100_000:
+            st.session_meta.clear()
+        st.session_meta[session_id] = row
     return row
 
 
@@ -70,50 +75,33 @@ def _check_slot(row: Any, slot: str) -> None:
 @router.post("/appointment/schedule", response_model=s.Confirmation)
 async def schedule(body: s.Schedule, mobile: Citizen, st: State) -> Response:
     wanted = list(dict.fromkeys(body.beneficiaries))
-    async with st.db.read() as conn:
-        session = await _session(conn, body.session_id)
-        people = (
-            await conn.execute(
-                sa.select(beneficiaries.c.beneficiary_reference_id, beneficiaries.c.birth_year).where(
-                    beneficiaries.c.beneficiary_reference_id.in_(wanted), beneficiaries.c.mobile == mobile
-                )
-            )
-        ).all()
-    if len(people) != len(wanted):
-        raise ApiProblem(404, "BENEFICIARY_NOT_FOUND", "a beneficiary is not registered with this mobile number")
+    session = await _session_fact(st, body.session_id)
     if body.center_id is not None and body.center_id != session.center_id:
         raise ApiProblem(400, "CENTER_MISMATCH", f"session {body.session_id} is not at centre {body.center_id}")
     _check_slot(session, body.slot)
-    year = session.date.year
-    for person in people:
-        if year - person.birth_year < session.min_age_limit:
-            raise ApiProblem(
-                400, "AGE_LIMIT", f"beneficiary {person.beneficiary_reference_id} is under {session.min_age_limit}"
-            )
-    appointment_id = str(uuid.uuid4())
-    try:
-        async with st.db.write() as conn:
-            if not await take_seats(conn, body.session_id, body.dose, len(wanted)):
-                raise ApiProblem(409, FULL, "this session is fully booked")
-            now = time.time()
-            await conn.execute(
-                appointments.insert(),
-                [
-                    {
-                        "appointment_id": appointment_id,
-                        "beneficiary_reference_id": ref,
-                        "session_id": body.session_id,
-                        "slot": body.slot,
-                        "dose": body.dose,
-                        "status": "booked",
-                        "created_at": now,
-                    }
-                    for ref in wanted
-                ],
-            )
-    except IntegrityError:  # the partial unique index: already booked for this dose (seats rolled back)
-        raise ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {body.dose}") from None
-    return json_response({"appointment_confirmation_no": appointment_id})
+    # Ownership and age are checked inside the batch's transaction: one query for all waiting bookings.
+    booking = Booking(
+        body.session_id, body.dose, body.slot, tuple(wanted), mobile, session.date.year - session.min_age_limit
+    )
+    outcome = await st.batcher.book(booking)
+    if outcome == "full":
+        raise ApiProblem(409, FULL, "this session is fully booked")
+    if outcome == "booked":
+        raise ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {body.dose}")
+    if outcome == "unknown":
+        raise ApiProblem(404, "BENEFICIARY_NOT_FOUND", "a beneficiary is not registered with this mobile number")
+    if outcome.startswith("age:"):
+        raise ApiProblem(400, "AGE_LIMIT", f"beneficiary {outcome[4:]} is under {session.min_age_limit}")
+    return json_response({"appointment_confirmation_no": outcome})
+
+
+async def _session_fact(st: ServerState, session_id: str) -> Any:
+    """The session's fixed fields, from this worker's memory or (once) from the database."""
+    row = st.session_meta.get(session_id)
+    if row is not None:
+        return row
+    async with st.db.read() as conn:
+        return await _session(st, conn, session_id)
 
 
 async def _live(conn: AsyncConnection, appointment_id: str, mobile: str, only: list[str] | None = None) -> list[Any]:
@@ -151,8 +139,7 @@ async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
 
 @router.post("/appointment/reschedule", status_code=204, response_class=Response)
 async def reschedule(body: s.Reschedule, mobile: Citizen, st: State) -> Response:
-    async with st.db.read() as conn:
-        target = await _session(conn, body.session_id)
+    target = await _session_fact(st, body.session_id)
     _check_slot(target, body.slot)
     async with st.db.write() as conn:
         rows = await _live(conn, body.appointment_id, mobile)

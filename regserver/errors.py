@@ -75,9 +75,19 @@ def install(app: FastAPI) -> None:
         return error_response(422, "VALIDATION", describe_validation(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP")
-        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette lists only the first matching route's methods; a path may have several routes.
+            methods = {
+                m
+                for route in request.app.routes
+                if getattr(route, "path_regex", None) is not None and route.path_regex.match(request.url.path)
+                for m in getattr(route, "methods", None) or ()
+            }
+            headers["Allow"] = ", ".join(sorted(methods))
+        return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(PoolTimeout)
     async def _pool(_request: Request, _exc: PoolTimeout) -> JSONResponse:

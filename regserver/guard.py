@@ -53,6 +53,10 @@ class Guard:
         self.holder = holder  # the FastAPI app, whose state.server appears at start-up
         self.in_flight = 0
 
+    @property
+    def state(self) -> Any:
+        return self.holder.state
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -81,14 +85,17 @@ class Guard:
                     await _answer(watch, 503, "OVERLOADED", "server busy; retry later", {"Retry-After": "1"})
                     return
                 if cfg.per_ip_limit and scope.get("client"):
-                    wait = await _per_ip(st, scope["client"][0])
+                    try:
+                        wait = await _per_ip(st, scope["client"][0])
+                    except Exception:  # the limit is advisory: a busy database must not fail the request
+                        wait = 0
                     if wait:
                         RATE_LIMITED.inc()
                         label = "rate_limited"
                         msg = f"more than {cfg.per_ip_limit} calls in {int(cfg.per_ip_window)} s from this address"
                         await _answer(watch, 429, "RATE_LIMIT", msg, {"Retry-After": str(wait)})
                         return
-                if st.plan.items and await self._faults(st, path, watch):
+                if st.plan.items and await self._faults(st, path, watch, send):
                     label = "faulted"
                     return
             await self.app(scope, receive, watch)
@@ -101,7 +108,7 @@ class Guard:
             REQUESTS.labels(label, method, str(status)).inc()
             LATENCY.labels(label, method).observe(time.perf_counter() - started)
 
-    async def _faults(self, st: Any, path: str, send: Send) -> bool:
+    async def _faults(self, st: Any, path: str, send: Send, raw_send: Send) -> bool:
         """Apply live faults matching ``path``; True if a fault answered (or dropped) the request."""
         plan = st.plan
         now = time.time()
@@ -111,9 +118,10 @@ class Guard:
             if fault.kind == "outage":
                 FAULTED.labels("outage").inc()
                 if fault.mode == "hang":
-                    # Hold the request until the outage ends; clients time out long before.
-                    await asyncio.sleep(max(item.ends_at - time.time(), 0.0))
-                elif fault.mode == "reset" and _reset(send):
+                    # Hold the request until the outage ends or is cleared; clients time out long before.
+                    while time.time() < item.ends_at and any(f.fault_id == item.fault_id for f in plan.items):
+                        await asyncio.sleep(min(0.25, max(item.ends_at - time.time(), 0.0)))
+                elif fault.mode == "reset" and _reset(raw_send):
                     await asyncio.sleep(0.01)  # let the server see the connection is gone
                     return True
                 wait = max(int(item.ends_at - time.time()) + 1, 1)

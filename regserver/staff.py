@@ -36,6 +36,12 @@ router = APIRouter(prefix="/api/v2/staff", responses=ERROR_RESPONSES)
 LEASE_SECONDS = 30.0  # a claimed key whose request died is free again after this
 
 
+def slot_start(slot: str) -> int:
+    """Minutes after midnight at which ``"01:30PM-02:30PM"`` starts."""
+    start = dt.datetime.strptime(slot.split("-")[0], "%I:%M%p")
+    return start.hour * 60 + start.minute
+
+
 @router.post("/login", response_model=s.TokenAnswer)
 async def login(body: s.StaffLogin, st: State) -> Response:
     if not hmac.compare_digest(body.secret.encode(), st.config.staff_secret.encode()):
@@ -79,7 +85,7 @@ async def due(session_id: str, who: Staff, st: State) -> Response:
                     beneficiaries, beneficiaries.c.beneficiary_reference_id == appointments.c.beneficiary_reference_id
                 )
                 .where(appointments.c.session_id == session_id, appointments.c.status == "booked")
-                .order_by(appointments.c.slot, appointments.c.created_at, appointments.c.beneficiary_reference_id)
+                .order_by(appointments.c.created_at, appointments.c.beneficiary_reference_id)
             )
         ).all()
     out = [
@@ -94,6 +100,7 @@ async def due(session_id: str, who: Staff, st: State) -> Response:
         }
         for r in rows
     ]
+    out.sort(key=lambda d: slot_start(str(d["slot"])))  # in the order of the day, not of the text
     return json_response({"beneficiaries": out})
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import hmac
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
+from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
 from regserver.db import Database
 from regserver.errors import ApiProblem
@@ -50,9 +51,15 @@ class ServerState:
     plan: FaultPlan
     sms: SmsGateway
     cache: TtlCache
+    batcher: BookingBatcher
+    # A session's centre, date, slots and age limit never change while the server runs (its seats
+    # do, and are never read from here), so each worker keeps them after the first look-up.
+    session_meta: dict[str, Any] = field(default_factory=dict)
 
 
-def state_of(request: Request) -> ServerState:
+# Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool, a thread
+# hop per request that costs more than the work itself.
+async def state_of(request: Request) -> ServerState:
     st: ServerState = request.app.state.server
     return st
 
@@ -70,7 +77,7 @@ def _bearer(authorization: str | None) -> str:
 
 
 def _claims(request: Request, authorization: str | None, kind: str) -> Claims:
-    st = state_of(request)
+    st: ServerState = request.app.state.server
     try:
         claims = st.signer.verify(_bearer(authorization))
     except TokenError as exc:
@@ -83,22 +90,20 @@ def _claims(request: Request, authorization: str | None, kind: str) -> Claims:
 AuthHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 
-def citizen(request: Request, authorization: AuthHeader = None) -> str:
+async def citizen(request: Request, authorization: AuthHeader = None) -> str:
     """The logged-in mobile number."""
     return _claims(request, authorization, "citizen").subject
 
 
-def staff(request: Request, authorization: AuthHeader = None) -> tuple[int, str]:
+async def staff(request: Request, authorization: AuthHeader = None) -> tuple[int, str]:
     """``(center_id, staff_id)`` of the logged-in vaccinator."""
     center, _, staff_id = _claims(request, authorization, "staff").subject.partition(":")
     return int(center), staff_id
 
 
-def admin(request: Request, authorization: AuthHeader = None) -> None:
-    import hmac
-
+async def admin(request: Request, authorization: AuthHeader = None) -> None:
     token = _bearer(authorization)
-    expected = state_of(request).config.admin_token
+    expected = request.app.state.server.config.admin_token
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise ApiProblem(403, "AUTH_FORBIDDEN", "wrong admin token")
 
@@ -106,7 +111,3 @@ def admin(request: Request, authorization: AuthHeader = None) -> None:
 Citizen = Annotated[str, Depends(citizen)]
 Staff = Annotated[tuple[int, str], Depends(staff)]
 Admin = Annotated[None, Depends(admin)]
-
-
-def now() -> float:
-    return time.time()

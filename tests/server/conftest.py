@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from regserver.app import create_app, prepare
 from regserver.config import ServerConfig
+from regserver.guard import Guard
 from regserver.seed import session_id_for
 from vaxdrill.otp import drill_otp, otp_hash
 from vaxdrill.scenario import load_scenario
@@ -92,7 +93,7 @@ async def start(config: ServerConfig, scenario: Scenario, reset: bool = False) -
     app = create_app(config)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://test") as client,
     ):
         yield Srv(client, config, scenario)
 

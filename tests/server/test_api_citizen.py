@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.server.conftest import DRILL, Srv, today
+from tests.server.conftest import DRILL, Srv, config_for, start, today
 from vaxdrill.otp import drill_otp, otp_hash
+from vaxdrill.scenario.model import Scenario
 
 pytestmark = pytest.mark.asyncio
 
@@ -239,3 +242,30 @@ async def test_counters_and_certificate(srv: Srv) -> None:
     assert r.json()["districts"][0]["vaccinated_today"] == 1
     listed = (await c.get("/api/v2/appointment/beneficiaries", headers=auth)).json()["beneficiaries"]
     assert listed[0]["vaccination_status"] == "Partially Vaccinated" and listed[0]["dose1_date"]
+
+
+async def test_logs_never_hold_mobiles_or_photo_ids(srv: Srv, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    auth = await srv.login("9123456789")
+    await srv.register(auth, photo="PHOTO98765")
+    await srv.client.post("/api/v2/auth/public/generateOTP", json={"mobile": "9123456789"})
+    r = await srv.client.post(
+        "/api/v2/registration/beneficiary/new",
+        headers=auth,
+        json={"name": "Z", "birth_year": 1970, "gender_id": 2, "photo_id_type": 1, "photo_id_number": "PHOTO98765"},
+    )
+    assert r.status_code == 409
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "91XXXXXX89" in text  # masked, so logs still tell two users apart
+    assert "9123456789" not in text and "PHOTO98765" not in text and "98765" not in text
+
+
+async def test_per_ip_limit(tmp_path: Path, raigad: Scenario) -> None:
+    async for s in start(config_for(f"sqlite:///{tmp_path / 'ip.db'}", per_ip_limit=3, per_ip_window=60.0), raigad):
+        codes = [(await s.client.get("/api/v2/admin/location/states")).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = await s.client.get("/api/v2/admin/location/states")
+        assert r.json()["errorCode"] == "RATE_LIMIT" and 1 <= int(r.headers["Retry-After"]) <= 61
+        assert (await s.client.get("/health")).status_code == 200  # operations routes are never limited

@@ -151,9 +151,9 @@ def _run(config: Any, host: str, port: int, workers: int, access_log: bool, env_
 
     os.environ[env_var] = config.to_env()
     if workers == 1:
-        from regserver.app import create_app
+        from regserver.app import asgi_app
 
-        uvicorn.run(create_app(config), host=host, port=port, access_log=access_log, log_level="info")
+        uvicorn.run(asgi_app(config), host=host, port=port, access_log=access_log, log_level="info")
         return
     # Shared metrics for all workers: prometheus-client's multiprocess mode needs a fresh folder.
     folder = tempfile.mkdtemp(prefix="vaxdrill-metrics-")

@@ -1,0 +1,358 @@
+"""Throughput of the reference server against a FastAPI hello-world on the same uvicorn settings.
+
+One run, side by side, load generator on loopback in its own process (wrk if installed, otherwise a
+small multiprocess httpx generator):
+
+    ceiling           FastAPI hello-world, 1 uvicorn worker
+    findByDistrict    SQLite, 1 worker          (availability read; cached per worker for max-age)
+    schedule          SQLite, 1 worker          (booking write: a seat and an appointment)
+    findByDistrict    PostgreSQL, 2 workers
+    schedule          PostgreSQL, 2 workers
+
+Each figure is the median of ``--repeats`` runs of ``--seconds``. Targets (issue 4): availability read
+at least 50% of the ceiling, booking at least 15%, PostgreSQL with two workers at least as fast as
+SQLite with one on bookings. Prints a table and the ratios; ``--json FILE`` writes them too.
+
+    .venv/bin/python benchmarks/bench_server.py [--seconds 5] [--repeats 3] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from regserver.live import free_port, live_server  # noqa: E402
+
+SCENARIO = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+HELLO = """
+from fastapi import FastAPI
+app = FastAPI()
+
+@app.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+"""
+LUA = r"""
+local lines, i = {}, 0
+init = function(args)
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+end
+request = function()
+  i = i + 1
+  if i > #lines then i = 1 end
+  local tab = lines[i]:find("\t")
+  local token, body = lines[i]:sub(1, tab - 1), lines[i]:sub(tab + 1)
+  return wrk.format("POST", "/api/v2/appointment/schedule",
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+# --- load generators -------------------------------------------------------------------------------
+
+
+def wrk_run(
+    url: str, seconds: float, connections: int, script: Path | None = None, data: Path | None = None
+) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    if data is not None:
+        cmd += ["--", str(data)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    return {
+        "rps": rps,
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "timeouts": int(errors.group(1)) if errors else 0,
+        "p50_ms": float(p50.group(1)) * scale[p50.group(2)] if p50 else float("nan"),
+    }
+
+
+def _py_worker(url: str, seconds: float, connections: int, lines: list[str], queue: Any) -> None:
+    async def main() -> tuple[int, int]:
+        done = bad = 0
+        end = time.monotonic() + seconds
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=connections)) as client:
+
+            async def loop(k: int) -> None:
+                nonlocal done, bad
+                i = k
+                while time.monotonic() < end:
+                    if lines:
+                        token, body = lines[i % len(lines)].split("\t", 1)
+                        i += connections
+                        r = await client.post(
+                            url,
+                            content=body,
+                            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                        )
+                    else:
+                        r = await client.get(url)
+                    done += 1
+                    bad += r.status_code >= 300
+
+            await asyncio.gather(*[loop(k) for k in range(connections)])
+        return done, bad
+
+    queue.put(asyncio.run(main()))
+
+
+def python_run(url: str, seconds: float, connections: int, data: Path | None = None) -> dict[str, float]:
+    lines = data.read_text().splitlines() if data else []
+    queue: Any = mp.get_context("spawn").Queue()
+    proc = mp.get_context("spawn").Process(target=_py_worker, args=(url, seconds, connections, lines, queue))
+    proc.start()
+    done, bad = queue.get(timeout=seconds + 60)
+    proc.join()
+    return {"rps": done / seconds, "requests": done, "non_2xx": bad, "timeouts": 0, "p50_ms": float("nan")}
+
+
+def measure(url: str, args: argparse.Namespace, data: list[Path] | None = None) -> dict[str, Any]:
+    runs = []
+    for k in range(args.repeats):
+        file = data[k] if data else None
+        if shutil.which("wrk"):
+            if file is not None:
+                with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+                    lua.write(LUA)
+                runs.append(wrk_run(url, args.seconds, args.connections, Path(lua.name), file))
+                os.unlink(lua.name)
+            else:
+                runs.append(wrk_run(url, args.seconds, args.connections))
+        else:
+            runs.append(python_run(url, args.seconds, args.connections, file))
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "runs": runs,
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+    }
+
+
+# --- servers and data ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def hello_server(folder: Path) -> Iterator[str]:
+    (folder / "hello_app.py").write_text(HELLO)
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "hello_app:app",
+        "--app-dir",
+        str(folder),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/hello", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(2)
+        proc.wait(timeout=10)
+
+
+async def booking_data(db_url: str, folder: Path, people: int, files: int) -> list[Path]:
+    """Beneficiaries (one per mobile) and their tokens, for the booking runs; a roomy session."""
+    import sqlalchemy as sa
+
+    from regserver.db import Database, beneficiaries, sessions, settings
+    from regserver.security import TokenSigner
+    from regserver.seed import session_id_for
+    from vaxdrill.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIO)
+    session = session_id_for(scenario, "DGH Alibag")
+    db = Database(db_url, pool_size=1)
+    async with db.write() as conn:
+        key = (await conn.execute(sa.select(settings.c.value).where(settings.c.key == "token_key"))).scalar_one()
+        await conn.execute(sa.update(sessions).where(sessions.c.session_id == session).values(capacity_dose1=10**9))
+        rows = [
+            {
+                "beneficiary_reference_id": f"{5 * 10**13 + i}",
+                "mobile": f"8{i:09d}",
+                "name": f"B{i}",
+                "birth_year": 1980,
+                "gender_id": 1,
+                "photo_id_type": 1,
+                "photo_id_hash": f"bench{i}",
+                "photo_id_last4": "0000",
+                "comorbidity_ind": "N",
+                "created_at": time.time(),
+            }
+            for i in range(people)
+        ]
+        for start in range(0, people, 5000):
+            await conn.execute(beneficiaries.insert(), rows[start : start + 5000])
+    await db.dispose()
+    signer = TokenSigner(bytes.fromhex(key))
+    per = people // files
+    paths = []
+    for f in range(files):
+        path = folder / f"book-{f}.tsv"
+        with path.open("w") as out:
+            for i in range(f * per, (f + 1) * per):
+                body = {
+                    "dose": 1,
+                    "session_id": session,
+                    "slot": "10:30AM-11:30AM",
+                    "beneficiaries": [f"{5 * 10**13 + i}"],
+                }
+                out.write(f"{signer.issue('citizen', f'8{i:09d}', 3600)}\t{json.dumps(body)}\n")
+        paths.append(path)
+    return paths
+
+
+def server_pair(label: str, db_url: str, workers: int, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    common = ["--db", db_url, "--reset", "--seed-data", str(SCENARIO), "--admin-token", "bench", "--max-in-flight", "0"]
+    with live_server(*common, workers=workers) as base:
+        today = dt.date.today().strftime("%d-%m-%Y")
+        out["findByDistrict"] = measure(
+            f"{base}/api/v2/appointment/sessions/public/findByDistrict?district_id=1&date={today}", args
+        )
+        print(f"  {label} findByDistrict: {out['findByDistrict']['rps']:.0f} req/s", flush=True)
+        files = asyncio.run(booking_data(db_url, folder, args.people, args.repeats))
+        out["schedule"] = measure(f"{base}/api/v2/appointment/schedule", args, files)
+        print(f"  {label} schedule: {out['schedule']['rps']:.0f} req/s", flush=True)
+        booked = httpx.get(f"{base}/api/v2/admin/sessions", headers={"Authorization": "Bearer bench"}).json()
+        out["seats_booked"] = sum(s["booked"] for s in booked["sessions"])
+    return out
+
+
+async def pg_schema(create: bool, name: str) -> bool:
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG, timeout=3)
+    except Exception:
+        return False
+    await conn.execute(f"CREATE SCHEMA {name}" if create else f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    await conn.close()
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--people", type=int, default=60000, help="Beneficiaries made for the booking runs.")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    generator = "wrk" if shutil.which("wrk") else "python (httpx, one process)"
+    print(f"load generator: {generator}; {args.connections} connections; median of {args.repeats} x {args.seconds:g} s")
+    results: dict[str, Any] = {
+        "generator": generator,
+        "seconds": args.seconds,
+        "repeats": args.repeats,
+        "connections": args.connections,
+        "cpus": os.cpu_count(),
+        "when": time.time(),
+    }
+    with tempfile.TemporaryDirectory(prefix="vaxdrill-bench-") as tmp:
+        folder = Path(tmp)
+        with hello_server(folder) as base:
+            before = measure(f"{base}/hello", args)
+        print(f"  ceiling (hello-world, 1 worker), before: {before['rps']:.0f} req/s", flush=True)
+        results["sqlite_1"] = server_pair("SQLite 1 worker", f"sqlite:///{folder / 'bench.db'}", 1, folder, args)
+        schema = f"vaxdrill_bench_{uuid.uuid4().hex[:8]}"
+        if asyncio.run(pg_schema(True, schema)):
+            try:
+                results["postgres_2"] = server_pair(
+                    "PostgreSQL 2 workers", f"{PG}?search_path={schema}", 2, folder, args
+                )
+            finally:
+                asyncio.run(pg_schema(False, schema))
+        else:
+            print("  PostgreSQL not reachable on 127.0.0.1:5432: its figures are skipped")
+        # The machine is shared: the ceiling is measured before and after, and its median used.
+        with hello_server(folder) as base:
+            after = measure(f"{base}/hello", args)
+        print(f"  ceiling (hello-world, 1 worker), after: {after['rps']:.0f} req/s", flush=True)
+        runs = before["runs"] + after["runs"]
+        results["ceiling"] = {
+            "rps": statistics.median(r["rps"] for r in runs),
+            "runs": runs,
+            "non_2xx": sum(r["non_2xx"] for r in runs),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        }
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def report(r: dict[str, Any]) -> None:
+    ceiling = r["ceiling"]["rps"]
+    rows = [("hello-world (ceiling), 1 worker", ceiling, None, r["ceiling"]["non_2xx"])]
+    for key, label in (("sqlite_1", "SQLite, 1 worker"), ("postgres_2", "PostgreSQL, 2 workers")):
+        if key in r:
+            for ep in ("findByDistrict", "schedule"):
+                rows.append((f"{ep}, {label}", r[key][ep]["rps"], ep, r[key][ep]["non_2xx"]))
+    print()
+    print(f"{'what':<40} {'req/s':>9} {'of ceiling':>11} {'non-2xx':>8}")
+    for label, rps, _ep, bad in rows:
+        print(f"{label:<40} {rps:>9.0f} {rps / ceiling:>10.0%} {bad:>8}")
+    print()
+    checks = []
+    s1 = r["sqlite_1"]
+    checks.append(
+        ("availability read >= 50% of ceiling (SQLite 1 worker)", s1["findByDistrict"]["rps"] / ceiling >= 0.5)
+    )
+    checks.append(("booking >= 15% of ceiling (SQLite 1 worker)", s1["schedule"]["rps"] / ceiling >= 0.15))
+    if "postgres_2" in r:
+        p2 = r["postgres_2"]
+        checks.append(
+            ("PostgreSQL 2 workers >= SQLite 1 worker on bookings", p2["schedule"]["rps"] >= s1["schedule"]["rps"])
+        )
+        print(f"bookings PostgreSQL 2 workers / SQLite 1 worker: {p2['schedule']['rps'] / s1['schedule']['rps']:.2f}")
+    for text, ok in checks:
+        print(f"{'MET ' if ok else 'MISSED'} {text}")
+
+
+if __name__ == "__main__":
+    main()

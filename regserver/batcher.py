@@ -1,0 +1,146 @@
+"""Group commit for bookings: concurrent ``schedule`` requests in one worker share a write transaction.
+
+On launch day bookings arrive together. Each write transaction costs a fixed number of round trips
+(BEGIN, COMMIT; on SQLite, hops to aiosqlite's thread while holding the only write lock), so a worker
+applies the bookings waiting at that moment together:
+
+1. one query checks every waiting booking's beneficiaries (this mobile's, old enough);
+2. per (session, dose), one conditional UPDATE takes all the seats the batch asks for; if they are not
+   all free, each booking then tries its own conditional UPDATE, so a full session still gives exactly
+   as many confirmations as free seats, whatever the concurrency;
+3. one multi-row ``INSERT ... ON CONFLICT DO NOTHING`` writes every appointment; a booking whose rows
+   were not all inserted (a beneficiary already booked for that dose) has its rows removed and its
+   seats given back, and is answered 409.
+
+Everything happens in one transaction: a batch commits whole or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from regserver.db import Database, appointments, beneficiaries
+
+MAX_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Booking:
+    session_id: str
+    dose: int
+    slot: str
+    refs: tuple[str, ...]
+    mobile: str  # every beneficiary must be registered with this mobile
+    born_by: int  # ... and born in this year or earlier (the session's age limit)
+
+
+# A booking's outcome: the appointment id, or "full", "booked" (a beneficiary already holds one),
+# "unknown" (not this mobile's beneficiary), "age:<id>" (under the session's age limit).
+Outcome = str
+
+
+class BookingBatcher:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.pending: list[tuple[Booking, asyncio.Future[Outcome]]] = []
+        self.running = False
+
+    async def book(self, booking: Booking) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.pending.append((booking, future))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                try:
+                    outcomes = await self._apply([b for b, _ in batch])
+                except BaseException as exc:  # the whole batch rolled back: every request hears why
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+        finally:
+            self.running = False
+
+    async def _apply(self, batch: list[Booking]) -> list[Outcome]:
+        from regserver.booking import give_back, take_seats
+
+        outcomes: list[Outcome] = ["" for _ in batch]
+        asked = Counter[tuple[str, int]]()
+        for b in batch:
+            asked[(b.session_id, b.dose)] += len(b.refs)
+        now = time.time()
+        async with self.db.write() as conn:
+            everyone = sorted({ref for b in batch for ref in b.refs})
+            people = {
+                r[0]: (r[1], r[2])
+                for r in await conn.execute(
+                    sa.select(
+                        beneficiaries.c.beneficiary_reference_id, beneficiaries.c.mobile, beneficiaries.c.birth_year
+                    ).where(beneficiaries.c.beneficiary_reference_id.in_(everyone))
+                )
+            }
+            for i, b in enumerate(batch):
+                if any(people.get(ref, ("", 0))[0] != b.mobile for ref in b.refs):
+                    outcomes[i] = "unknown"
+                else:
+                    young = [ref for ref in b.refs if people[ref][1] > b.born_by]
+                    outcomes[i] = f"age:{young[0]}" if young else ""
+                if outcomes[i]:
+                    asked[(b.session_id, b.dose)] -= len(b.refs)
+            wholesale = {key: n > 0 and await take_seats(conn, key[0], key[1], n) for key, n in asked.items()}
+            rows: list[dict[str, Any]] = []
+            for i, b in enumerate(batch):
+                if outcomes[i]:  # refused above: takes no seat
+                    continue
+                if not wholesale[(b.session_id, b.dose)] and not await take_seats(
+                    conn, b.session_id, b.dose, len(b.refs)
+                ):
+                    outcomes[i] = "full"
+                    continue
+                outcomes[i] = str(uuid.uuid4())
+                rows += [
+                    {
+                        "appointment_id": outcomes[i],
+                        "beneficiary_reference_id": ref,
+                        "session_id": b.session_id,
+                        "slot": b.slot,
+                        "dose": b.dose,
+                        "status": "booked",
+                        "created_at": now,
+                    }
+                    for ref in b.refs
+                ]
+            inserted: set[tuple[str, str]] = set()
+            if rows:
+                stmt = self.db.insert_ignore(appointments).returning(
+                    appointments.c.appointment_id, appointments.c.beneficiary_reference_id
+                )
+                inserted = {(r[0], r[1]) for r in (await conn.execute(stmt, rows)).all()}
+            for i, b in enumerate(batch):
+                if outcomes[i] in ("full", "unknown") or outcomes[i].startswith("age:"):
+                    continue
+                got = sum((outcomes[i], ref) in inserted for ref in b.refs)
+                if got != len(b.refs):
+                    if got:
+                        await conn.execute(appointments.delete().where(appointments.c.appointment_id == outcomes[i]))
+                    await give_back(conn, b.session_id, b.dose, len(b.refs))
+                    outcomes[i] = "booked"
+        return outcomes

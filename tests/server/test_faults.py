@@ -1,0 +1,204 @@
+"""Injected faults and load shedding, against a real server with two worker processes.
+
+Outage modes (503, reset, hang) need real connections; the fault is posted to whichever worker
+answers, and must reach both (the plan lives in the database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from regserver.db import sms_outbox
+from regserver.live import VAXDRILL, live_server
+from tests.server.conftest import ADMIN, ADMIN_AUTH, RAIGAD, Srv, today
+
+FIND = "/api/v2/appointment/sessions/public/findByDistrict"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("faults") / "server.db"
+    with live_server(
+        "--db",
+        f"sqlite:///{db}",
+        "--seed-data",
+        str(RAIGAD),
+        "--admin-token",
+        ADMIN,
+        "--max-in-flight",
+        "4",
+        "--cache-seconds",
+        "0",
+        workers=2,
+    ) as base:
+        yield base
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=5) as c:
+        yield c
+        c.delete("/api/v2/admin/faults", headers=ADMIN_AUTH)
+
+
+def test_outage_answers_503_and_ends_on_time(client: httpx.Client) -> None:
+    params = {"district_id": 1, "date": today()}
+    assert client.get(FIND, params=params).status_code == 200
+    r = client.post(
+        "/api/v2/admin/faults",
+        json={"kind": "outage", "at": "1s", "duration": "2s", "routes": ["/api/v2/appointment/*"]},
+        headers=ADMIN_AUTH,
+    )
+    assert r.status_code == 201
+    ends_at = r.json()["ends_at"]
+    seen: list[tuple[float, int]] = []
+    while time.time() < ends_at + 1.0:
+        answer = client.get(FIND, params=params)
+        seen.append((time.time(), answer.status_code))
+        if answer.status_code == 503:
+            assert answer.json()["errorCode"] == "OUTAGE" and int(answer.headers["Retry-After"]) >= 1
+        time.sleep(0.05)
+    down = [t for t, code in seen if code == 503]
+    assert down, "the outage never started"
+    assert min(down) >= r.json()["starts_at"] and max(down) < ends_at + 0.05  # ends on time
+    assert all(code == 200 for t, code in seen if t > ends_at + 0.05)
+    # Routes outside the outage and the operations routes kept answering.
+    assert client.get("/api/v2/admin/location/states").status_code == 200
+    listed = client.get("/api/v2/admin/faults", headers=ADMIN_AUTH).json()["faults"]
+    assert listed[0]["kind"] == "outage" and listed[0]["active"] is False
+
+
+def test_outage_reaches_every_worker(client: httpx.Client) -> None:
+    client.post("/api/v2/admin/faults", json={"kind": "outage", "duration": "30s"}, headers=ADMIN_AUTH)
+    time.sleep(0.7)  # the other worker refreshes its copy of the plan twice a second
+    codes = set()
+    for _ in range(30):  # new connections each time, spread over both workers
+        with httpx.Client(base_url=str(client.base_url), timeout=5) as fresh:
+            codes.add(fresh.get("/api/v2/admin/location/states").status_code)
+    assert codes == {503}
+    metrics = client.get("/metrics").text
+    assert 'vaxdrill_faults_active{kind="outage"} 1' in metrics
+    assert client.delete("/api/v2/admin/faults", headers=ADMIN_AUTH).status_code == 204
+    time.sleep(0.7)
+    assert client.get("/api/v2/admin/location/states").status_code == 200
+
+
+def test_reset_and_hang_modes(client: httpx.Client) -> None:
+    client.post(
+        "/api/v2/admin/faults",
+        json={"kind": "outage", "duration": "30s", "mode": "reset", "routes": ["/api/v2/public/*"]},
+        headers=ADMIN_AUTH,
+    )
+    client.post(
+        "/api/v2/admin/faults",
+        json={"kind": "outage", "duration": "30s", "mode": "hang", "routes": ["/api/v2/admin/location/*"]},
+        headers=ADMIN_AUTH,
+    )
+    time.sleep(0.7)
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)):
+        httpx.get(f"{client.base_url}/api/v2/public/counters", timeout=5)
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{client.base_url}/api/v2/admin/location/states", timeout=0.5)
+    assert time.monotonic() - started < 3
+
+
+def test_shedding_answers_503_with_retry_after_at_the_in_flight_limit(client: httpx.Client) -> None:
+    # Hold requests in flight with injected latency; beyond 4 per worker they are refused at once.
+    client.post(
+        "/api/v2/admin/faults",
+        json={"kind": "latency", "duration": "30s", "latency": "1s", "routes": ["/api/v2/admin/location/*"]},
+        headers=ADMIN_AUTH,
+    )
+    time.sleep(0.7)
+
+    async def burst() -> list[tuple[int, float, str | None]]:
+        async with httpx.AsyncClient(base_url=str(client.base_url), timeout=10) as c:
+
+            async def one() -> tuple[int, float, str | None]:
+                t0 = time.monotonic()
+                r = await c.get("/api/v2/admin/location/states")
+                return r.status_code, time.monotonic() - t0, r.headers.get("Retry-After")
+
+            return await asyncio.gather(*[one() for _ in range(30)])
+
+    results = asyncio.run(burst())
+    shed = [(t, ra) for code, t, ra in results if code == 503]
+    served = [t for code, t, _ in results if code == 200]
+    assert shed and served and len(served) <= 8
+    assert all(t < 0.9 and ra == "1" for t, ra in shed)  # refused at once, not queued
+    assert all(t >= 0.95 for t in served)
+    assert "vaxdrill_requests_shed_total" in client.get("/metrics").text
+
+
+def test_fault_plan_file_is_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "faults.yaml"
+    bad.write_text("- {kind: outage, duration: 30}\n- {kind: latency, duration: 5s}\n", encoding="utf-8")
+    run = subprocess.run([str(VAXDRILL), "serve", "--faults", str(bad)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "[0].duration" in run.stderr and "[1]" in run.stderr and "latency" in run.stderr
+
+
+def test_fault_plan_file_starts_faults(tmp_path: Path) -> None:
+    plan = tmp_path / "faults.yaml"
+    plan.write_text('- {kind: outage, at: 0s, duration: 1h, routes: ["/api/v2/public/*"]}\n', encoding="utf-8")
+    with live_server("--db", f"sqlite:///{tmp_path / 's.db'}", "--faults", str(plan), "--admin-token", ADMIN) as base:
+        assert httpx.get(f"{base}/api/v2/public/counters").status_code == 503
+        assert httpx.get(f"{base}/api/v2/admin/location/states").status_code == 200
+        assert httpx.get(f"{base}/api/v2/admin/faults").status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_error_rate_latency_slow_db_and_sms_faults(srv: Srv) -> None:
+    c = srv.client
+    state = c._transport.app.state.server  # type: ignore[attr-defined]
+
+    async def add(spec: dict[str, object]) -> None:
+        assert (await c.post("/api/v2/admin/faults", json=spec, headers=ADMIN_AUTH)).status_code == 201
+
+    r = await c.post("/api/v2/admin/faults", json={"kind": "latency", "duration": "1s"}, headers=ADMIN_AUTH)
+    assert r.status_code == 422 and "latency" in r.json()["error"]
+    await add({"kind": "error_rate", "duration": "10s", "rate": "100%", "status": 502, "routes": ["/api/v2/public/*"]})
+    r = await c.get("/api/v2/public/counters")
+    assert r.status_code == 502 and r.json()["errorCode"] == "INJECTED_ERROR"
+    await add({"kind": "latency", "duration": "10s", "latency": "200ms", "routes": ["/api/v2/admin/location/states"]})
+    t0 = time.monotonic()
+    assert (await c.get("/api/v2/admin/location/states")).status_code == 200
+    assert time.monotonic() - t0 >= 0.2
+    await add({"kind": "slow_db", "duration": "10s", "latency": "150ms", "routes": ["/api/v2/admin/location/*"]})
+    t0 = time.monotonic()
+    assert (await c.get("/api/v2/admin/location/districts/1")).status_code == 200
+    assert time.monotonic() - t0 >= 0.15
+    await add({"kind": "sms_drop", "duration": "10s"})
+    await srv.login("9877777777")
+    await c.delete("/api/v2/admin/faults", headers=ADMIN_AUTH)
+    await add({"kind": "sms_delay", "duration": "10s", "latency": "30s"})
+    await srv.login("9877777778")
+    async with state.db.read() as conn:
+        rows = (await conn.execute(sms_outbox.select().order_by(sms_outbox.c.id))).all()
+    assert [r.status for r in rows] == ["dropped", "queued"]
+    assert rows[1].deliver_at - rows[1].created_at == pytest.approx(30, abs=0.01)
+    listed = (await c.get("/api/v2/admin/faults", headers=ADMIN_AUTH)).json()["faults"]
+    assert [f["kind"] for f in listed] == ["sms_delay"]
+    fault_id = listed[0]["fault_id"]
+    assert (await c.delete(f"/api/v2/admin/faults/{fault_id}", headers=ADMIN_AUTH)).status_code == 204
+    assert (await c.delete(f"/api/v2/admin/faults/{fault_id}", headers=ADMIN_AUTH)).status_code == 404
+
+
+def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
+    for args, words in [
+        (["--db", "mysql://x/y"], "unsupported database URL"),
+        (["--db", "sqlite:///:memory:"], "in-memory"),
+        (["--db", "postgresql://nobody@127.0.0.1:1/none"], "cannot"),
+        (["--seed-data", str(tmp_path / "missing.yaml")], "no such file"),
+    ]:
+        run = subprocess.run([str(VAXDRILL), "serve", *args], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, (args, run.stderr)
+        assert words in run.stderr and "Traceback" not in run.stderr

@@ -1,0 +1,48 @@
+"""Small pieces of the server: the PDF writer, tokens, masking, slots."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from regserver.pdf import text_pdf
+from regserver.security import TokenError, TokenSigner, mask_id, mask_mobile
+from regserver.seed import slots_for
+
+
+def test_pdf_cross_reference_points_at_every_object() -> None:
+    pdf = text_pdf(["Certificate", "Name: Asha (Patil) \\ test", "Dose 1: COVISHIELD"], title="T")
+    assert pdf.startswith(b"%PDF-1.4\n") and pdf.endswith(b"%%EOF\n")
+    startxref = int(re.search(rb"startxref\n(\d+)\n", pdf).group(1))  # type: ignore[union-attr]
+    assert pdf[startxref:].startswith(b"xref\n0 7\n")
+    offsets = [int(m) for m in re.findall(rb"(\d{10}) 00000 n", pdf)]
+    assert len(offsets) == 6
+    for number, offset in enumerate(offsets, start=1):
+        assert pdf[offset:].startswith(f"{number} 0 obj".encode())
+    length = int(re.search(rb"/Length (\d+)", pdf).group(1))  # type: ignore[union-attr]
+    start = pdf.index(b"stream\n") + len(b"stream\n")
+    assert pdf[start + length : start + length + len(b"\nendstream")] == b"\nendstream"
+    assert b"(Name: Asha \\(Patil\\) \\\\ test) Tj" in pdf
+
+
+def test_tokens_sign_expire_and_refuse_forgeries() -> None:
+    signer = TokenSigner(b"k" * 32)
+    token = signer.issue("citizen", "9876543210", ttl=60, now=1000.0)
+    claims = signer.verify(token, now=1030.0)
+    assert (claims.kind, claims.subject) == ("citizen", "9876543210")
+    with pytest.raises(TokenError, match="expired"):
+        signer.verify(token, now=1061.0)
+    _kind, subject, expires, sig = token.split(".")
+    with pytest.raises(TokenError, match="invalid"):
+        signer.verify(f"staff.{subject}.{expires}.{sig}", now=1030.0)
+    with pytest.raises(TokenError, match="invalid"):
+        TokenSigner(b"x" * 32).verify(token, now=1030.0)
+    with pytest.raises(TokenError, match="malformed"):
+        signer.verify("nonsense", now=1030.0)
+
+
+def test_masks_and_slots() -> None:
+    assert mask_mobile("9876543210") == "98XXXXXX10"
+    assert mask_id("ABCD1234") == "XXXX1234"
+    assert slots_for(10.5 * 3600, 13 * 3600, 3600) == ["10:30AM-11:30AM", "11:30AM-12:30PM", "12:30PM-01:00PM"]
