@@ -23,7 +23,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locustfiles._api import call
 from locustfiles._drill import STATE
 from locustfiles._users import DrillUser, today
-from vaxdrill.loadtest.retry import RetryBudget
+from vaxdrill.loadtest.retry import RetryBudget, parse_retry_after
 
 
 class Outbox(list[dict[str, Any]]):
@@ -202,13 +202,7 @@ class Vaccinator(DrillUser):
                 return  # already vaccinated for this dose, or unknown: nothing to give
             if ver.ok:
                 record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
-                ans = self.api(
-                    "POST",
-                    "/staff/vaccinations",
-                    "vaccinations",
-                    headers={**self.auth, "Idempotency-Key": key},
-                    body=record,
-                )
+                ans = self._record_online(record, key)
                 if ans.ok:
                     self._ledger(record, "online", key)
                     STATE.count("online_records")
@@ -232,6 +226,24 @@ class Vaccinator(DrillUser):
             }
         )
         STATE.count("paper_records")
+
+    def _record_online(self, record: dict[str, Any], key: str) -> Any:
+        """POST the dose; on 409 IDEMPOTENCY_IN_FLIGHT (our own earlier attempt is still being
+        processed) wait as told and ask again with the same key, which replays the stored answer."""
+        assert self.auth is not None
+        for _ in range(5):
+            ans = self.api(
+                "POST",
+                "/staff/vaccinations",
+                "vaccinations",
+                headers={**self.auth, "Idempotency-Key": key},
+                body=record,
+                expected=(409,),
+            )
+            if ans.status != 409 or ans.error_code != "IDEMPOTENCY_IN_FLIGHT":
+                return ans
+            gevent.sleep(parse_retry_after(ans.header("retry-after")) or 1.0)
+        return ans
 
     def _ledger(self, record: dict[str, Any], via: str, key: str, synced: bool = True) -> dict[str, Any]:
         entry = {
