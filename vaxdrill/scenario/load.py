@@ -33,6 +33,84 @@ class ThinkTimes(Strict):
     slot_watcher: Dist = Field(default_factory=lambda: _dist("uniform(3s, 15s)"))
 
 
+class LaunchDayPlan(Strict):
+    """The compressed launch day of ``LaunchDayShape`` (closed model), as shares of the run.
+
+    Quiet before registration opens, the surge at opening (BRIEF.md section 5: 28 Apr 2021, 55,000
+    hits/s at 16:00), a flash crowd when the day's slots are released, then the afternoon decay.
+    """
+
+    opening_at: Share = Field(0.15, description="Share of the run before registration opens.")
+    quiet_users: Share = Field(0.1, description="Users before opening, as a share of `users`.")
+    surge_users: Share = Field(0.7, description="Users after the opening surge.")
+    slot_release_at: Share = Field(0.5, description="When the slots are released (flash crowd).")
+    flash_crowd_length: Share = Field(0.15, description="Length of the flash crowd (at 100% of `users`).")
+    afternoon_users: Share = Field(0.3, description="Users at the end of the afternoon decay.")
+
+    @model_validator(mode="after")
+    def _order(self) -> LaunchDayPlan:
+        if not self.opening_at < self.slot_release_at < 1.0:
+            raise ValueError("opening_at < slot_release_at < 100% is needed")
+        if self.slot_release_at + self.flash_crowd_length > 1.0:
+            raise ValueError("slot_release_at + flash_crowd_length must stay within the run (<= 100%)")
+        return self
+
+
+class StepPlan(Strict):
+    """An open-model ladder of arrival rates (``StepShape``, ``vaxdrill capacity``)."""
+
+    start_rate: float = Field(5.0, gt=0, description="Arrivals per second of the first step.")
+    step_rate: float = Field(5.0, gt=0, description="Added per step.")
+    max_rate: float = Field(200.0, gt=0, description="The ladder stops here even without a breach.")
+    step_duration: Duration = Field(10.0, gt=0, description="Length of a step, warm-up included.")
+    warmup: Duration = Field(2.0, ge=0, description="Start of each step left out of its statistics.")
+    bisections: int = Field(3, ge=0, le=10, description="Refinements between the last good and first bad step.")
+
+    @model_validator(mode="after")
+    def _warmup(self) -> StepPlan:
+        if self.warmup >= self.step_duration:
+            raise ValueError("warmup must be shorter than step_duration")
+        return self
+
+
+class OpenModel(Strict):
+    """Settings of the open model (arrival rate independent of the server's speed)."""
+
+    max_users: int = Field(200, ge=1, description="Users pre-allocated to run arrivals (k6 maxVUs).")
+    late_after: Duration = Field(0.1, ge=0, description="An iteration starting later than this is counted late.")
+    drop_after: Duration = Field(
+        2.0, gt=0, description="An arrival no user could start within this is dropped (k6 dropped_iterations)."
+    )
+    poisson: bool = Field(True, description="Poisson arrivals (seeded); false = evenly spaced.")
+
+
+class RetryPolicy(Strict):
+    """Client retries on 503 and timeouts: capped exponential backoff with full jitter (AWS)."""
+
+    max_attempts: int = Field(4, ge=1)
+    base: Duration = Field(0.25, gt=0)
+    cap: Duration = Field(8.0, gt=0)
+    budget: Share = Field(0.2, description="Retries allowed per request made (token bucket), so no retry storm.")
+
+
+class JourneyPlan(Strict):
+    """Shares and sizes of the citizen journey and the vaccinator's paper pace."""
+
+    beneficiaries_weights: list[float] = Field(
+        default_factory=lambda: [0.4, 0.3, 0.2, 0.1], description="Weights of 1, 2, 3, 4 beneficiaries per mobile."
+    )
+    cancel: Share = Field(0.05, description="Share of bookings later cancelled.")
+    reschedule: Share = Field(0.1, description="Share of bookings later rescheduled.")
+    certificate: Share = Field(0.3, description="Share of citizens who later try to download a certificate.")
+    paper_pace: Dist = Field(
+        default_factory=lambda: _dist("uniform(2s, 4s)"), description="Time per dose recorded on paper."
+    )
+    sync_batch: int = Field(50, ge=1, description="Records per batch sync request.")
+    watcher_poll: Dist = Field(
+        default_factory=lambda: _dist("uniform(1s, 3s)"), description="Slot-watching bots polled every few seconds."
+    )
+
+
 class LoadProfile(Strict):
     """How the load test drives the server."""
 
@@ -45,6 +123,14 @@ class LoadProfile(Strict):
     mix: UserMix = Field(default_factory=UserMix)
     think_time: ThinkTimes = Field(default_factory=ThinkTimes)
     request_timeout: Duration = Field(10.0, gt=0)
+    launch_day: LaunchDayPlan = Field(default_factory=LaunchDayPlan)
+    steps: StepPlan = Field(default_factory=StepPlan)
+    open: OpenModel = Field(default_factory=OpenModel)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    journey: JourneyPlan = Field(default_factory=JourneyPlan)
+    abort_after_breach: Duration | None = Field(
+        None, gt=0, description="Stop the run once an SLO has been breached this long without pause."
+    )
 
 
 class Slo(Strict):

@@ -1,0 +1,83 @@
+"""``vaxdrill capacity`` inside Locust: hold each rate of the search, measure it, decide the next.
+
+Runs in a standalone Locust process (the CLI starts it with ``--vaxdrill-mode capacity``); the
+search itself (:class:`vaxdrill.loadtest.capacity.CapacitySearch`) is plain Python. For each
+step: set the gates' target rate, wait the warm-up, then measure a fresh recorder and the gates'
+in-flight area over the rest of the step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import gevent
+
+from locustfiles import _drill
+from vaxdrill.loadtest import slo as slo_mod
+from vaxdrill.loadtest.capacity import CapacitySearch, StepResult
+from vaxdrill.loadtest.recorder import Recorder
+
+log = logging.getLogger("vaxdrill")
+
+
+def _snapshot() -> tuple[float, int, float, int, int]:
+    area = done = busy = dropped = late = 0.0
+    for gate in _drill.STATE.gates.values():
+        a, c, b, d, la = gate.snapshot()
+        area, done, busy, dropped, late = area + a, done + c, busy + b, dropped + d, late + la
+    return area, int(done), busy, int(dropped), int(late)
+
+
+def run_search() -> None:
+    state = _drill.STATE
+    plan = state.load.steps
+    search = CapacitySearch(plan)
+    slos = state.scenario.slos if state.scenario else []
+    hold = plan.step_duration - plan.warmup
+    gevent.sleep(0.5)  # let the pool of users spawn
+    while (rate := search.next_rate()) is not None and not state.draining:
+        state.cache["target_rate"] = rate
+        gevent.sleep(plan.warmup)
+        state.step = Recorder(t0=state.t_start)
+        a0, c0, b0, d0, l0 = _snapshot()
+        t0 = time.monotonic()
+        gevent.sleep(hold)
+        step, state.step = state.step, None
+        a1, c1, b1, d1, l1 = _snapshot()
+        span = time.monotonic() - t0
+        total = step.total()
+        completed = c1 - c0
+        results = slo_mod.evaluate(slos, step, span)
+        result = StepResult(
+            rate=rate,
+            throughput=completed / span,
+            concurrency=(a1 - a0) / span,
+            mean_ms=(b1 - b0) / completed * 1000.0 if completed else math.nan,
+            p95_ms=total.percentile_ms(95),
+            error_rate=total.failures / total.count if total.count else 0.0,
+            dropped=d1 - d0,
+            late=l1 - l0,
+            slo_passed=all(r.passed for r in results),
+            breached=[r.name for r in results if not r.passed],
+        )
+        search.record(result)
+        log.info(
+            "capacity step %.1f/s: X=%.1f/s N=%.1f p95=%.0fms errors=%.1f%% dropped=%d -> %s",
+            rate,
+            result.throughput,
+            result.concurrency,
+            result.p95_ms,
+            100 * result.error_rate,
+            result.dropped,
+            "ok" if result.sustainable else "breach",
+        )
+    state.cache["target_rate"] = 0.0
+    state.capacity = {
+        "steps": [s.as_json() for s in search.steps],
+        "max_rate": search.max_rate,
+        "first_breach": search.first_breach,
+        "description": search.describe(),
+    }
+    state.capacity_done = True

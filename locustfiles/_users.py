@@ -1,0 +1,76 @@
+"""The base of vaxdrill's Locust users: seeded draws, retry budget, think times, open-model iterations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import gevent
+import numpy as np
+from locust import FastHttpUser
+
+from locustfiles._api import Answer, call
+from locustfiles._drill import STATE
+from vaxdrill.loadtest.retry import RetryBudget
+from vaxdrill.scenario.distributions import Distribution
+
+
+def today() -> str:
+    return dt.date.today().strftime("%d-%m-%Y")
+
+
+class DrillUser(FastHttpUser):
+    """Common parts: seeded random stream, retry budget, think times, open-model iterations."""
+
+    abstract = True
+    think: Distribution
+    gate_name = ""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.number = STATE.next_user_number()
+        self.rng: np.random.Generator = STATE.rng(self.number)
+        self.budget = RetryBudget(ratio=STATE.load.retry.budget)
+        self.network_timeout = STATE.load.request_timeout
+        self.connection_timeout = min(STATE.load.request_timeout, 5.0)
+
+    def wait_time(self) -> float:
+        if self.gate_name in STATE.gates:
+            return 0.0  # the open model's gate sets the pace
+        return float(self.think.sample(self.rng, 1)[0])
+
+    def api(self, method: str, path: str, name: str, **kw: Any) -> Answer:
+        return call(self.client, method, path, name, policy=STATE.load.retry, budget=self.budget, rng=self.rng, **kw)
+
+    def pause(self, dist: Distribution | None = None) -> None:
+        gevent.sleep(float((dist or self.think).sample(self.rng, 1)[0]))
+
+    def iterate(self, journey: Any) -> None:
+        gate = STATE.gates.get(self.gate_name)
+        if gate is None:
+            if not STATE.draining:
+                STATE.count("iterations")
+                journey()
+            return
+        due = gate.acquire()
+        if due is None:
+            gevent.sleep(0.5)
+            return
+        started = time.time()
+        try:
+            journey()
+        finally:
+            gate.done(due, started)
+
+    def district_id(self) -> Any:
+        """The scenario's district, looked up once per process (states, then districts)."""
+        if "district_id" in STATE.cache:
+            return STATE.cache["district_id"]
+        states = self.api("GET", "/admin/location/states", "states")
+        for state in (states.body or {}).get("states", []) if states.ok else []:
+            districts = self.api("GET", f"/admin/location/districts/{state['state_id']}", "districts")
+            if districts.ok and districts.body.get("districts"):
+                STATE.cache["district_id"] = districts.body["districts"][0]["district_id"]
+                return STATE.cache["district_id"]
+        return None

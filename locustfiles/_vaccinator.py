@@ -1,0 +1,269 @@
+"""Site staff: the due list, verify, record with an Idempotency-Key; paper and batch sync in an outage.
+
+When the server fails (503, no answer), the vaccinator does not stop: each dose is written on paper
+at ``journey.paper_pace`` into the user's outbox (the record's ``client_record_id`` is the key its
+online attempt used, so a dose whose online answer was lost is recognised). Every 2 s the
+vaccinator probes with a batch sync; once the server answers, the outbox is sent and work goes on
+online. Every dose goes into the ledger the integrity check compares with the server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from typing import Any
+
+import gevent
+import numpy as np
+from locust import task
+from locust.contrib.fasthttp import FastHttpSession
+
+from locustfiles._api import call
+from locustfiles._drill import STATE
+from locustfiles._users import DrillUser, today
+from vaxdrill.loadtest.retry import RetryBudget, parse_retry_after
+
+
+class Outbox(list[dict[str, Any]]):
+    """Paper records waiting for batch sync (one per vaccinator)."""
+
+
+def _sync(
+    client: Any, records: list[dict[str, Any]], auth: dict[str, str], rng: np.random.Generator, budget: RetryBudget
+) -> bool:
+    """Send one batch; on an answer mark each record's ledger entry synced and record its lag."""
+    body = {"records": [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]}
+    ans = call(
+        client, "POST", "/staff/sync", "sync", policy=STATE.load.retry, budget=budget, rng=rng, body=body, headers=auth
+    )
+    if not ans.ok:
+        return False
+    answered = {r["client_record_id"]: r for r in ans.body.get("results", [])}
+    now = time.time()
+    for rec in records:
+        res = answered.get(rec["client_record_id"])
+        if res is not None and res.get("status") in ("created", "duplicate", "conflict"):
+            rec["_entry"]["synced"] = True
+            rec["_entry"]["sync_status"] = res.get("status")
+            STATE.observe("sync_lag", (now - rec["_recorded"]) * 1000.0)
+            STATE.count("synced_records")
+        elif res is not None:
+            rec["_entry"]["sync_status"] = res.get("status")
+            rec["_entry"]["synced"] = False
+    return True
+
+
+def flush_outboxes(deadline_s: float) -> None:
+    """At the end of a run: send every outbox (the drain), retrying until ``deadline_s``."""
+    if not any(STATE.outboxes):
+        return
+    assert STATE.env is not None
+    client = FastHttpSession(STATE.host, STATE.env.events.request, user=None)
+    rng, budget = STATE.rng(999_999), RetryBudget(ratio=1.0, max_tokens=100, tokens=100)
+    auth_by_session: dict[str, dict[str, str]] = {}
+    end = time.time() + deadline_s
+    for outbox in STATE.outboxes:
+        while outbox and time.time() < end:
+            batch = outbox[: STATE.load.journey.sync_batch]
+            auth = auth_by_session.get(batch[0]["_center"]) or _staff_login(client, batch[0]["_center"], rng, budget)
+            if auth is None:
+                gevent.sleep(0.5)
+                continue
+            auth_by_session[batch[0]["_center"]] = auth
+            if _sync(client, batch, auth, rng, budget):
+                del outbox[: len(batch)]
+            else:
+                gevent.sleep(0.5)
+
+
+def _staff_login(client: Any, center_id: Any, rng: np.random.Generator, budget: RetryBudget) -> dict[str, str] | None:
+    ans = call(
+        client,
+        "POST",
+        "/staff/login",
+        "staff/login",
+        policy=STATE.load.retry,
+        budget=budget,
+        rng=rng,
+        body={"center_id": center_id, "staff_id": f"drill-{STATE.slot}", "secret": STATE.staff_secret},
+    )
+    return {"Authorization": f"Bearer {ans.body['token']}"} if ans.ok else None
+
+
+class Vaccinator(DrillUser):
+    """Site staff working through the day's due list; paper when the server fails."""
+
+    weight = STATE.load.mix.vaccinator
+    gate_name = "Vaccinator"
+
+    def on_start(self) -> None:
+        self.think = STATE.load.think_time.vaccinator
+        self.outbox = Outbox()
+        STATE.outboxes.append(self.outbox)
+        self.session: dict[str, Any] | None = None
+        self.auth: dict[str, str] | None = None
+        self.online = True
+        self.last_probe = 0.0
+        self.doses = 0
+
+    def _setup(self) -> bool:
+        """Pick a session (site) and log in; the due list is fetched once per process and session."""
+        if self.session is None:
+            sessions = STATE.cache.get("staff_sessions")
+            if sessions is None:
+                sessions = self._load_sessions()
+                if not sessions:
+                    return False
+            self.session = sessions[self.number % len(sessions)]
+        if self.auth is None:
+            self.auth = _staff_login(self.client, self.session["center_id"], self.rng, self.budget)
+        return self.auth is not None
+
+    def _load_sessions(self) -> list[dict[str, Any]]:
+        district = self.district_id()
+        if district is None:
+            return []
+        ans = self.api(
+            "GET",
+            "/appointment/sessions/public/findByDistrict",
+            "findByDistrict",
+            params={"district_id": district, "date": today()},
+        )
+        sessions = list((ans.body or {}).get("sessions", [])) if ans.ok else []
+        if sessions:
+            STATE.cache["staff_sessions"] = sessions
+        return sessions
+
+    def _next_beneficiary(self) -> dict[str, Any] | None:
+        """The next unclaimed person on the due list; across workers each takes its own share."""
+        assert self.session is not None and self.auth is not None
+        key = f"due:{self.session['session_id']}"
+        due = STATE.cache.get(key)
+        if due is None:
+            ans = self.api("GET", f"/staff/sessions/{self.session['session_id']}/due", "due", headers=self.auth)
+            if not ans.ok:
+                return None
+            due = STATE.cache[key] = ans.body.get("beneficiaries", [])
+        for person in due:
+            ref = str(person["beneficiary_reference_id"])
+            if person.get("vaccinated") or ref in STATE.claimed:
+                continue
+            if int(hashlib.sha256(ref.encode()).hexdigest()[:8], 16) % STATE.workers != STATE.slot % STATE.workers:
+                continue
+            STATE.claimed.add(ref)
+            return person
+        return None
+
+    @task
+    def vaccinate(self) -> None:
+        self.iterate(self._vaccinate)
+
+    def _vaccinate(self) -> None:
+        if STATE.draining or not self._setup():
+            return
+        STATE.busy_vaccinators += 1
+        try:
+            self._one_dose()
+        finally:
+            STATE.busy_vaccinators -= 1
+
+    def _one_dose(self) -> None:
+        assert self.session is not None and self.auth is not None
+        if not self.online and self.outbox and time.time() - self.last_probe > 2.0:
+            self._try_sync()
+        person = self._next_beneficiary()
+        if person is None:
+            if self.outbox:
+                self._try_sync()
+            return
+        ref, session_id = str(person["beneficiary_reference_id"]), self.session["session_id"]
+        # Unique per run, worker, user and dose: keys must never repeat on a long-lived server.
+        self.doses += 1
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vaxdrill:{STATE.run}:{STATE.slot}:{self.number}:{self.doses}"))
+        record = {
+            "beneficiary_reference_id": ref,
+            "session_id": session_id,
+            "vaccine": self.session.get("vaccine", "COVISHIELD"),
+            "batch": "4120Z001",
+            "dose": 1,
+        }
+        if self.online:
+            ver = self.api(
+                "POST",
+                "/staff/verify",
+                "verify",
+                headers=self.auth,
+                expected=(409,),
+                body={"beneficiary_reference_id": ref, "session_id": session_id},
+            )
+            if ver.status == 409 or (400 <= ver.status < 500 and ver.status not in (408, 429)):
+                return  # already vaccinated for this dose, or unknown: nothing to give
+            if ver.ok:
+                record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
+                ans = self._record_online(record, key)
+                if ans.ok:
+                    self._ledger(record, "online", key)
+                    STATE.count("online_records")
+                    return
+                if 400 <= ans.status < 500 and ans.status not in (408, 429):
+                    return  # refused (not an outage): not given
+            self.online = False
+            self.last_probe = time.time()
+        # Paper: the dose is given and written down; the record waits in the outbox. The key is reused
+        # as client_record_id, so a dose whose online answer was lost is recognised by sync.
+        self.pause(STATE.load.journey.paper_pace)
+        record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
+        entry = self._ledger(record, "paper", key, synced=False)
+        self.outbox.append(
+            {
+                **record,
+                "client_record_id": key,
+                "_entry": entry,
+                "_recorded": time.time(),
+                "_center": self.session["center_id"],
+            }
+        )
+        STATE.count("paper_records")
+
+    def _record_online(self, record: dict[str, Any], key: str) -> Any:
+        """POST the dose; on 409 IDEMPOTENCY_IN_FLIGHT (our own earlier attempt is still being
+        processed) wait as told and ask again with the same key, which replays the stored answer."""
+        assert self.auth is not None
+        for _ in range(5):
+            ans = self.api(
+                "POST",
+                "/staff/vaccinations",
+                "vaccinations",
+                headers={**self.auth, "Idempotency-Key": key},
+                body=record,
+                expected=(409,),
+            )
+            if ans.status != 409 or ans.error_code != "IDEMPOTENCY_IN_FLIGHT":
+                return ans
+            gevent.sleep(parse_retry_after(ans.header("retry-after")) or 1.0)
+        return ans
+
+    def _ledger(self, record: dict[str, Any], via: str, key: str, synced: bool = True) -> dict[str, Any]:
+        entry = {
+            "beneficiary_reference_id": record["beneficiary_reference_id"],
+            "session_id": record["session_id"],
+            "dose": record["dose"],
+            "via": via,
+            "key": key,
+            "synced": synced,
+        }
+        STATE.ledger.append(entry)
+        return entry
+
+    def _try_sync(self) -> None:
+        """Probe with a batch; if the server answers, go back online and send the rest."""
+        assert self.auth is not None
+        self.last_probe = time.time()
+        while self.outbox and not STATE.draining:
+            batch = self.outbox[: STATE.load.journey.sync_batch]
+            if not _sync(self.client, batch, self.auth, self.rng, self.budget):
+                return
+            del self.outbox[: len(batch)]
+        self.online = True

@@ -1,0 +1,209 @@
+"""Launch day against a Co-WIN-shaped registration server: citizens, vaccinators, slot-watching bots.
+
+Plain Locust works::
+
+    locust -f locustfiles/launch_day.py --host http://127.0.0.1:8000             # web UI
+    locust -f locustfiles/launch_day.py --host http://127.0.0.1:8000 --headless  # shape ends the run
+
+The scenario (``--scenario FILE`` or ``VAXDRILL_SCENARIO``; default the Raigad example) gives the
+mix, think times, shape and SLOs. Its ``load.shape`` picks the shape class: ``launch_day`` ->
+:class:`LaunchDayShape` (closed model), ``steps`` -> :class:`StepShape` and ``open`` ->
+:class:`OpenModelShape` (open model), ``constant`` -> none (use ``-u/-r/-t``).
+
+User classes:
+
+- :class:`Citizen`: OTP, confirm, register 1-4 beneficiaries, search, book (409 ``APPOIN0040``:
+  try another session), sometimes cancel or reschedule, later try the certificate.
+- :class:`Vaccinator`: verify the next beneficiary on the site's due list, record the dose with an
+  ``Idempotency-Key``; when the server fails, go on at paper pace into a local outbox and send it
+  through batch sync once the server answers again (metrics: paper records, outbox depth, sync lag).
+- :class:`SlotWatcher`: polls availability every few seconds, like the 2021 bots.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from locust import task
+
+from locustfiles import _drill
+from locustfiles._drill import STATE
+
+# The scenario decides the shape class and the user weights, so it is read before they are defined.
+_SCENARIO = _drill.early_load()
+_SHAPE = _SCENARIO.load.shape if _SCENARIO.load else "launch_day"
+if os.environ.get("VAXDRILL_MODE") == "capacity":
+    from locustfiles._openmodel import OpenModelShape as OpenModelShape
+elif _SHAPE == "launch_day":
+    from locustfiles._openmodel import LaunchDayShape as LaunchDayShape
+elif _SHAPE == "steps":
+    from locustfiles._openmodel import StepShape as StepShape
+elif _SHAPE == "open":
+    from locustfiles._openmodel import OpenModelShape as OpenModelShape
+
+from locustfiles._users import DrillUser, today  # noqa: E402
+from locustfiles._vaccinator import Vaccinator as Vaccinator  # noqa: E402
+from vaxdrill.otp import drill_otp, otp_hash  # noqa: E402
+
+__all__ = ["Citizen", "SlotWatcher", "Vaccinator"]
+
+
+class Citizen(DrillUser):
+    """A person registering their family on launch day."""
+
+    weight = STATE.load.mix.citizen
+    gate_name = "Citizen"
+
+    def on_start(self) -> None:
+        self.think = STATE.load.think_time.citizen
+
+    @task
+    def journey(self) -> None:
+        self.iterate(self._journey)
+
+    def _journey(self) -> None:
+        assert STATE.identities is not None
+        who = STATE.identities.next()
+        plan = STATE.load.journey
+        otp = self.api("POST", "/auth/public/generateOTP", "generateOTP", body={"mobile": who.mobile})
+        if not otp.ok:
+            return
+        txn = otp.body["txnId"]
+        self.pause()
+        code = drill_otp(who.mobile, STATE.drill_otp, txn)
+        login = self.api("POST", "/auth/public/confirmOTP", "confirmOTP", body={"otp": otp_hash(code), "txnId": txn})
+        if not login.ok:
+            return
+        auth = {"Authorization": f"Bearer {login.body['token']}"}
+        weights = np.asarray(plan.beneficiaries_weights, dtype=float)
+        family = int(self.rng.choice(len(weights), p=weights / weights.sum())) + 1
+        ids: list[str] = []
+        for k in range(family):
+            kind, number = who.photo_id(k)
+            person = {
+                "name": who.name(k),
+                "birth_year": int(self.rng.integers(1950, 2003)),
+                "gender_id": int(k % 3 + 1),
+                "photo_id_type": kind,
+                "photo_id_number": number,
+                "comorbidity_ind": "N",
+                "consent_version": "V1",
+            }
+            ans = self.api("POST", "/registration/beneficiary/new", "beneficiary/new", body=person, headers=auth)
+            if ans.ok:
+                ids.append(ans.body["beneficiary_reference_id"])
+            self.pause()
+        if not ids:
+            return
+        booking = self._book(ids, auth)
+        if booking is None:
+            return
+        appointment, session_id = booking
+        roll = self.rng.random()
+        if roll < plan.cancel:
+            self.pause()
+            self.api(
+                "POST",
+                "/appointment/cancel",
+                "cancel",
+                headers=auth,
+                body={"appointment_id": appointment, "beneficiariesToCancel": ids},
+            )
+        elif roll < plan.cancel + plan.reschedule:
+            self.pause()
+            other = self._pick_session(len(ids), exclude={session_id})
+            if other is not None:
+                self.api(
+                    "POST",
+                    "/appointment/reschedule",
+                    "reschedule",
+                    headers=auth,
+                    expected=(409,),
+                    body={
+                        "appointment_id": appointment,
+                        "session_id": other["session_id"],
+                        "slot": other["slots"][0] if other.get("slots") else "",
+                    },
+                )
+        if self.rng.random() < plan.certificate:
+            self.pause()
+            self.api(
+                "GET",
+                "/registration/certificate/public/download",
+                "certificate",
+                headers=auth,
+                params={"beneficiary_reference_id": ids[0]},
+                expected=(404,),
+            )
+
+    def _sessions(self) -> list[dict[str, Any]]:
+        district = self.district_id()
+        if district is None:
+            return []
+        ans = self.api(
+            "GET",
+            "/appointment/sessions/public/findByDistrict",
+            "findByDistrict",
+            params={"district_id": district, "date": today()},
+        )
+        return list((ans.body or {}).get("sessions", [])) if ans.ok else []
+
+    def _pick_session(self, seats: int, exclude: set[str] | None = None) -> dict[str, Any] | None:
+        open_ = [
+            s
+            for s in self._sessions()
+            if int(s.get("available_capacity", 0)) >= seats and s["session_id"] not in (exclude or set())
+        ]
+        return open_[int(self.rng.integers(len(open_)))] if open_ else None
+
+    def _book(self, ids: list[str], auth: dict[str, str]) -> tuple[str, str] | None:
+        tried: set[str] = set()
+        for _ in range(3):  # 409 APPOIN0040: the session filled up meanwhile; try another
+            session = self._pick_session(len(ids), exclude=tried)
+            if session is None:
+                return None
+            self.pause()
+            slot = session["slots"][int(self.rng.integers(len(session["slots"])))] if session.get("slots") else ""
+            ans = self.api(
+                "POST",
+                "/appointment/schedule",
+                "schedule",
+                headers=auth,
+                expected=(409,),
+                body={
+                    "dose": 1,
+                    "session_id": session["session_id"],
+                    "slot": slot,
+                    "beneficiaries": ids,
+                    "center_id": session.get("center_id"),
+                },
+            )
+            if ans.ok:
+                return str(ans.body["appointment_confirmation_no"]), session["session_id"]
+            if ans.status != 409:
+                return None
+            tried.add(session["session_id"])
+        return None
+
+
+class SlotWatcher(DrillUser):
+    """A 2021 slot-watching bot: polls availability every few seconds."""
+
+    weight = STATE.load.mix.slot_watcher
+    gate_name = "SlotWatcher"
+
+    def on_start(self) -> None:
+        self.think = STATE.load.journey.watcher_poll
+
+    @task
+    def poll(self) -> None:
+        self.iterate(self._poll)
+
+    def _poll(self) -> None:
+        district = self.district_id()
+        if district is None:
+            return
+        path = "findByDistrict" if self.rng.random() < 0.7 else "calendarByDistrict"
+        self.api("GET", f"/appointment/sessions/public/{path}", path, params={"district_id": district, "date": today()})

@@ -1,0 +1,195 @@
+"""``vaxdrill loadtest SCENARIO``: a launch-day load test with SLO gates, fault drills, integrity check.
+
+Without ``--host`` it starts the reference server (SQLite, seeded from the scenario) on a free
+loopback port, waits for ``/ready`` and stops it afterwards. Locust runs headless as its own
+process(es); this command never imports Locust. Exit codes: see :mod:`vaxdrill.loadtest.slo`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vaxdrill.errors import RunError, VaxdrillError
+from vaxdrill.loadtest import slo as slo_mod
+from vaxdrill.loadtest.procs import LocustRun, ProcessFailed, Server, require_loopback
+from vaxdrill.results import RunFolder, write_json
+from vaxdrill.scenario import load_scenario
+from vaxdrill.scenario.load import LoadProfile
+from vaxdrill.scenario.model import Scenario
+from vaxdrill.scenario.units import parse_duration
+
+out = Console(soft_wrap=True)
+
+
+class SlosFailed(VaxdrillError):
+    """The run finished but an SLO, the integrity check or the abort rule failed it."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+
+def load_for_run(path: Path) -> Scenario:
+    scenario = load_scenario(path)
+    if scenario.load is None:
+        scenario = scenario.model_copy(update={"load": LoadProfile()})
+    return scenario
+
+
+def parse_cli_duration(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise VaxdrillError(f"--duration: {exc}") from None
+    if seconds <= 0:
+        raise VaxdrillError("--duration: must be above zero")
+    return seconds
+
+
+@contextlib.contextmanager
+def target(host: str | None, scenario_path: Path, folder: Path, server_args: list[str]) -> Iterator[str]:
+    """The URL to load: ``--host`` (loopback only) or a reference server started for this run."""
+    if host is not None:
+        yield require_loopback(host)
+        return
+    with Server(scenario=scenario_path, folder=folder, extra_args=server_args) as server:
+        yield server.url
+
+
+def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
+    """Start Locust, show progress until it ends, return its exit code."""
+    run.start()
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=out,
+                  transient=True) as bar:  # fmt: skip
+        task = bar.add_task(label, total=expected_s)
+        while run.poll() is None:
+            elapsed = time.monotonic() - started
+            if elapsed > run.time_limit + 90:
+                run.stop()
+                raise ProcessFailed(f"Locust ran past its time limit; stopped it:\n{run.log_tail()}")
+            bar.update(task, completed=min(elapsed, expected_s))
+            time.sleep(0.25)
+    return run.wait(timeout=60)
+
+
+def read_raw(folder: Path, run: LocustRun, code: int) -> dict[str, Any]:
+    raw_path = folder / "drill-raw.json"
+    if not raw_path.exists():
+        raise ProcessFailed(f"Locust exited with {code} without writing its results:\n{run.log_tail()}")
+    data: dict[str, Any] = json.loads(raw_path.read_text())
+    return data
+
+
+def slo_table(results: list[slo_mod.SloResult]) -> Table:
+    table = Table(title="SLOs (full-precision latencies, merged across workers)")
+    for col in ("SLO", "limit", "observed", "result"):
+        table.add_column(col)
+    for name, limit, observed, verdict in slo_mod.table_rows(results):
+        table.add_row(name, limit, observed, f"[green]{verdict}[/]" if verdict == "PASS" else f"[red]{verdict}[/]")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def loadtest(
+        scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+        host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        duration: Annotated[str | None, typer.Option(help="Override load.duration, e.g. 30s.")] = None,
+        workers: Annotated[int, typer.Option(min=0, max=64, help="Locust worker processes (0 = standalone).")] = 0,
+        out_dir: Annotated[
+            Path | None, typer.Option("--out", help="Results folder (default results/<time>-<name>).")
+        ] = None,
+        server_arg: Annotated[
+            list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
+        ] = None,
+    ) -> None:
+        """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary.json."""
+        from vaxdrill.loadtest import plots
+        from vaxdrill.loadtest.recorder import Recorder
+        from vaxdrill.loadtest.summary import build_summary
+
+        scenario = load_for_run(scenario_path)
+        seconds = parse_cli_duration(duration)
+        if host is not None:
+            require_loopback(host)
+        load = scenario.load or LoadProfile()
+        run_seconds = seconds if seconds is not None else load.duration
+        if load.shape == "steps":
+            from vaxdrill.loadtest.shapes import ladder
+
+            run_seconds = len(ladder(load.steps)) * load.steps.step_duration
+        folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
+        with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+            closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
+            run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
+                            closed_users=closed, time_limit=run_seconds + 30)  # fmt: skip
+            code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
+        raw = read_raw(folder.path, run, code)
+        summary, results = build_summary(raw, scenario)
+        summary["locust_exit_code"] = code
+        write_json(folder.path / "summary.json", summary)
+        rec = Recorder.from_json(raw["recorder"])
+        plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
+        folder.finish(exit_code=summary["exit_code"], host=url)
+        _report(summary, results, folder.path)
+        if summary["exit_code"] != 0:
+            raise SlosFailed(summary["exit_code"], _why(summary))
+
+
+def _why(summary: dict[str, Any]) -> str:
+    if summary["aborted"]:
+        return f"run aborted after a sustained SLO breach ({', '.join(summary['breached'])}); exit 97"
+    failed = [s["name"] for s in summary["slos"] if not s["passed"]]
+    if failed:
+        return f"SLO failed: {', '.join(failed)}; exit 99"
+    return f"integrity check failed: {json.dumps(summary['integrity'])}; exit 98"
+
+
+def _report(summary: dict[str, Any], results: list[slo_mod.SloResult], folder: Path) -> None:
+    out.print(
+        f"{summary['requests']} requests, {summary['rps']} req/s, errors {summary['error_rate']}, "
+        f"p95 {summary['latency_ms']['p95']} ms, p99 {summary['latency_ms']['p99']} ms",
+        highlight=False,
+    )
+    endpoints = Table(title="endpoints (ms, full precision)")
+    for col in ("endpoint", "requests", "failures", "p50", "p95", "p99"):
+        endpoints.add_column(col, justify="right" if col != "endpoint" else "left")
+    for name, e in summary["endpoints"].items():
+        endpoints.add_row(name, str(e["requests"]), str(e["failures"]), str(e["p50"]), str(e["p95"]), str(e["p99"]))
+    out.print(endpoints)
+    if results:
+        out.print(slo_table(results))
+    for fault in summary["faults"]:
+        out.print(
+            f"fault {fault['kind']} at {fault['applied_at_s']}s for {fault['duration_s']}s "
+            f"({'applied' if fault['applied'] else 'NOT applied: ' + str(fault['error'])}): errors before/during/after "
+            f"{fault['before']['error_rate']}/{fault['during']['error_rate']}/{fault['after']['error_rate']}, "
+            f"recovered in {fault['time_to_recover_s']}s",
+            highlight=False,
+        )
+    if summary["integrity"] is not None:
+        i = summary["integrity"]
+        out.print(f"integrity: {'PASS' if i.get('passed') else 'FAIL'} {json.dumps(i)}", highlight=False)
+    if summary["open_model"]:
+        o = summary["open_model"]
+        out.print(f"open model: {o['scheduled']} arrivals, {o['started']} started, {o['late']} late, "
+                  f"{o['dropped']} dropped", highlight=False)  # fmt: skip
+    if summary["generator"]["cpu_saturated"]:
+        out.print("[yellow]warning[/] the load generator's CPU was saturated; latencies may include its own delay")
+    out.print(f"results: {folder}", highlight=False)
+
+
+__all__ = ["RunError", "register"]

@@ -1,0 +1,1 @@
+"""Load tests: full-precision recording, SLOs, shapes, capacity, integrity (never imports Locust)."""

@@ -1,0 +1,228 @@
+"""Processes a load test starts: the reference server and Locust (master, workers), loopback only.
+
+Locust monkey-patches the standard library with gevent, so it always runs as its own process
+(``python -m locust``); this module only starts and watches processes and never imports it.
+
+Errors: :class:`LoopbackError` (exit 2) for a ``--host`` that is not a loopback address;
+:class:`~vaxdrill.errors.RunError` (exit 3) when the server or Locust fails to start or finish.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from vaxdrill.errors import RunError, VaxdrillError
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
+DRILL_OTP, STAFF_SECRET, ADMIN_TOKEN = "drill-otp", "drill-staff", "drill-admin"
+
+
+class LoopbackError(VaxdrillError):
+    """``--host`` names an address outside this machine; vaxdrill only loads loopback."""
+
+
+class ProcessFailed(RunError):
+    exit_code = 3
+
+
+def require_loopback(url: str) -> str:
+    """Return ``url`` without a trailing slash if its host is a loopback address, else raise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LoopbackError(f"--host {url!r}: expected a URL such as http://127.0.0.1:8000")
+    host = parts.hostname
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise LoopbackError(
+            f"--host {url!r}: {host} is not a loopback address; vaxdrill sends load only to this machine "
+            "(127.0.0.1, ::1 or localhost)"
+        )
+    return url.rstrip("/")
+
+
+def free_port() -> int:
+    """A port the OS says is free on 127.0.0.1 (others run servers on this machine too)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@dataclass
+class Server:
+    """The reference server as a child process; use as a context manager."""
+
+    scenario: Path
+    folder: Path
+    extra_args: Sequence[str] = ()
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.folder / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Server:
+        self.port = self.port or free_port()
+        cmd = [
+            sys.executable, "-m", "vaxdrill", "serve",
+            "--db", f"sqlite:///{(self.folder / 'server.sqlite3').resolve()}",
+            "--port", str(self.port),
+            "--seed-data", str(self.scenario),
+            "--drill-otp", DRILL_OTP,
+            "--staff-secret", STAFF_SECRET,
+            "--admin-token", ADMIN_TOKEN,
+            *self.extra_args,
+        ]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ProcessFailed(f"the reference server exited with {self.proc.returncode}:\n{_tail(self.log)}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise ProcessFailed(f"the reference server was not ready within {timeout:g}s:\n{_tail(self.log)}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class LocustRun:
+    """Locust headless: one standalone process, or a master and ``workers`` worker processes."""
+
+    host: str
+    scenario: Path
+    folder: Path
+    workers: int = 0
+    mode: str = "loadtest"
+    duration: float | None = None
+    closed_users: tuple[int, float] | None = None  # -u/-r for the `constant` shape
+    time_limit: float = 600.0
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            VAXDRILL_SCENARIO=str(self.scenario.resolve()),
+            VAXDRILL_OUT=str(self.folder.resolve()),
+            VAXDRILL_MODE=self.mode,
+            VAXDRILL_DRILL_OTP=DRILL_OTP,
+            VAXDRILL_STAFF_SECRET=STAFF_SECRET,
+            VAXDRILL_ADMIN_TOKEN=ADMIN_TOKEN,
+            VAXDRILL_RUN=self.folder.name[-24:],
+            PYTHONUNBUFFERED="1",
+        )
+        if self.duration is not None:
+            env["VAXDRILL_DURATION"] = f"{self.duration:g}"
+        return env
+
+    def start(self) -> LocustRun:
+        base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.host]
+        main = [
+            *base, "--headless", "--only-summary",
+            "--csv", str(self.folder / "locust"), "--csv-full-history",
+            "--html", str(self.folder / "locust-report.html"),
+            # A shape ends the run itself; --run-time is then only a safety net. Without a shape
+            # (the `constant` shape: -u/-r), it is the run's length.
+            "--run-time", f"{math.ceil(self.duration or 0) if self.closed_users else int(self.time_limit)}s",
+            "--stop-timeout", "15",
+        ]  # fmt: skip
+        if self.closed_users is not None:
+            main += ["--users", str(self.closed_users[0]), "--spawn-rate", f"{self.closed_users[1]:g}"]
+        env = self.env()
+        if self.workers > 0:
+            port = free_port()
+            main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                     "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]  # fmt: skip
+            self.procs.append(self._spawn(main, env, "locust-master.log"))
+            for k in range(self.workers):
+                cmd = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+                self.procs.append(self._spawn(cmd, env, f"locust-worker-{k}.log"))
+        else:
+            self.procs.append(self._spawn(main, env, "locust.log"))
+        return self
+
+    def _spawn(self, cmd: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+        with (self.folder / log).open("wb") as out:
+            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+    @property
+    def main(self) -> subprocess.Popen[bytes]:
+        return self.procs[0]
+
+    def poll(self) -> int | None:
+        return self.main.poll()
+
+    def wait(self, timeout: float) -> int:
+        try:
+            code = self.main.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise ProcessFailed(f"Locust did not finish within {timeout:g}s; stopped it") from None
+        for worker in self.procs[1:]:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        return code
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def log_tail(self) -> str:
+        name = "locust-master.log" if self.workers else "locust.log"
+        return _tail(self.folder / name)

@@ -1,0 +1,126 @@
+"""``summary.json`` (schema ``vaxdrill.loadtest/1``) from the Locust process's ``drill-raw.json``.
+
+The Locust master (or standalone process) writes ``drill-raw.json``: the merged full-precision
+recorder, the vaccinators' ledger, the open model's accounts, the faults applied, the integrity
+verdict. This module judges the SLOs, reports the faults and the generator, and chooses the exit
+code; it never imports Locust.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from vaxdrill.loadtest import slo as slo_mod
+from vaxdrill.loadtest.faults import fault_report
+from vaxdrill.loadtest.recorder import HistStat, Recorder
+from vaxdrill.scenario.model import Scenario
+
+SCHEMA = "vaxdrill.loadtest/1"
+CPU_SATURATED = 90.0  # Locust warns above 90% CPU; so do we
+CPU_SUSTAINED = 3  # consecutive one-second samples
+
+
+def _ms(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 3)
+
+
+def endpoint_figures(stat: HistStat) -> dict[str, Any]:
+    return {
+        "requests": stat.count,
+        "failures": stat.failures,
+        "p50": _ms(stat.percentile_ms(50)),
+        "p95": _ms(stat.percentile_ms(95)),
+        "p99": _ms(stat.percentile_ms(99)),
+        "max": _ms(float(stat.hist.get_max_value()) / 1000.0) if stat.count else None,
+        "mean": _ms(stat.mean_ms()),
+    }
+
+
+def cpu_saturation(rec: Recorder) -> dict[str, Any]:
+    """Per generator process: its peak CPU and whether it stayed above 90% for 3 s or more."""
+    per_node: dict[str, list[float]] = {}
+    for idx in sorted(rec.gauges.get("cpu_percent", {})):
+        for node, value in rec.gauges["cpu_percent"][idx].items():
+            per_node.setdefault(node, []).append(value)
+    saturated, peaks = [], {}
+    for node, values in per_node.items():
+        peaks[node] = round(max(values), 1)
+        run = best = 0
+        for v in values:
+            run = run + 1 if v >= CPU_SATURATED else 0
+            best = max(best, run)
+        if best >= CPU_SUSTAINED:
+            saturated.append(node)
+    return {"cpu_saturated": bool(saturated), "saturated_processes": sorted(saturated), "cpu_peak_percent": peaks}
+
+
+def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool) -> int:
+    if aborted:
+        return slo_mod.EXIT_ABORTED
+    if not slos_passed:
+        return slo_mod.EXIT_SLO
+    if integrity is not None and not integrity.get("passed", False):
+        return slo_mod.EXIT_INTEGRITY
+    return slo_mod.EXIT_OK
+
+
+def build_summary(raw: dict[str, Any], scenario: Scenario) -> tuple[dict[str, Any], list[slo_mod.SloResult]]:
+    """The summary and the SLO results (for the end table)."""
+    rec = Recorder.from_json(raw["recorder"])
+    duration = float(raw.get("duration_s") or 0.0)
+    total = rec.total()
+    results = slo_mod.evaluate(scenario.slos, rec, duration)
+    integrity = raw.get("integrity")
+    aborted = bool(raw.get("aborted"))
+    code = exit_code(all(r.passed for r in results), integrity, aborted)
+    generator = cpu_saturation(rec)
+    generator["cpu_saturated"] = generator["cpu_saturated"] or bool(raw.get("locust_cpu_warning"))
+    generator["workers"] = int(raw.get("workers") or 0)
+    generator["worker_nodes"] = raw.get("worker_nodes", [])
+    opens = raw.get("open") or {}
+    open_total = {
+        k: sum(float(a.get(k, 0)) for a in opens.values()) for k in ("scheduled", "started", "late", "dropped")
+    }
+    start_delay = rec.extra.get("start_delay", HistStat())
+    lag = rec.extra.get("sync_lag", HistStat())
+    outbox = rec.gauge_series("outbox_depth")
+    summary: dict[str, Any] = {
+        "schema": SCHEMA,
+        "scenario": scenario.name,
+        "mode": raw.get("mode", "loadtest"),
+        "shape": raw.get("shape"),
+        "model": "open" if raw.get("shape") in ("open", "steps") else "closed",
+        "host": raw.get("host"),
+        "duration_s": round(duration, 3),
+        "requests": total.count,
+        "failures": total.failures,
+        "error_rate": round(total.failures / total.count, 5) if total.count else None,
+        "rps": round(total.count / duration, 3) if duration > 0 else None,
+        "latency_ms": endpoint_figures(total),
+        "endpoints": {name: endpoint_figures(stat) for name, stat in sorted(rec.endpoints.items())},
+        "slos": [r.as_json() for r in results],
+        "faults": fault_report(rec, scenario.faults, raw.get("faults_applied", [])),
+        "integrity": integrity,
+        "open_model": {
+            **{k: int(v) for k, v in open_total.items()},
+            "by_user_class": opens,
+            "start_delay_p99_ms": _ms(start_delay.percentile_ms(99)),
+            "coordinated_omission_note": "late/dropped: arrivals the generator could not start on time",
+        }
+        if opens
+        else None,
+        "vaccinators": {
+            "online_records": int(rec.counters.get("online_records", 0)),
+            "paper_records": int(rec.counters.get("paper_records", 0)),
+            "synced_records": int(rec.counters.get("synced_records", 0)),
+            "outbox_depth_max": max(outbox.values(), default=0.0),
+            "sync_lag_p95_ms": _ms(lag.percentile_ms(95)),
+            "sync_lag_max_ms": float(lag.hist.get_max_value()) / 1000.0 if lag.count else None,
+        },
+        "generator": generator,
+        "aborted": aborted,
+        "breached": raw.get("breached", []),
+        "exit_code": code,
+    }
+    return summary, results
