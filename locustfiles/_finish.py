@@ -35,9 +35,10 @@ def drain() -> dict[str, Any]:
     deadline = time.time() + 10.0
     while STATE.busy_vaccinators > 0 and time.time() < deadline:
         gevent.sleep(0.1)
-    from locustfiles._vaccinator import flush_outboxes
+    if any(STATE.outboxes):
+        from locustfiles._vaccinator import flush_outboxes
 
-    flush_outboxes(deadline_s=20.0)
+        flush_outboxes(deadline_s=20.0)
     for name, gate in STATE.gates.items():
         STATE.open_accounts[name] = gate.account.as_json()
     return {

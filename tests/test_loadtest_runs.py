@@ -10,11 +10,13 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from vaxdrill.loadtest.procs import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -37,6 +39,16 @@ def scenario(tmp_path: Path, name: str, body: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One reference server (own process, free loopback port) for runs that book nothing lasting."""
+    folder = tmp_path_factory.mktemp("server")
+    seed = folder / "seed.yaml"
+    seed.write_text(f"name: seed\nseed: 11\n{SITES}", encoding="utf-8")
+    with Server(scenario=seed, folder=folder) as server:
+        yield server.url
+
+
 def summary_of(folder: Path) -> dict:  # type: ignore[type-arg]
     return json.loads((folder / "summary.json").read_text())
 
@@ -52,11 +64,11 @@ load:
 """
 
 
-def test_a_run_meeting_its_slos_exits_0_and_a_breaching_run_exits_99(tmp_path: Path) -> None:
+def test_a_run_meeting_its_slos_exits_0_and_a_breaching_run_exits_99(tmp_path: Path, shared_server: str) -> None:
     good = scenario(
         tmp_path, "meets", OPEN_LOAD + "slos:\n  - {endpoint: findByDistrict, p95: 2s}\n  - {error_rate: 5%}\n"
     )
-    result = vaxdrill("loadtest", str(good), "--out", str(tmp_path / "good"))
+    result = vaxdrill("loadtest", str(good), "--host", shared_server, "--out", str(tmp_path / "good"))
     assert result.returncode == 0, result.stdout + result.stderr
     summary = summary_of(tmp_path / "good")
     assert summary["schema"] == "vaxdrill.loadtest/1" and summary["model"] == "open"
@@ -67,7 +79,7 @@ def test_a_run_meeting_its_slos_exits_0_and_a_breaching_run_exits_99(tmp_path: P
         assert (tmp_path / "good" / name).exists(), name
 
     bad = scenario(tmp_path, "breaches", OPEN_LOAD + "slos:\n  - {p99: 1ms}\n  - {min_rps: 10000}\n")
-    result = vaxdrill("loadtest", str(bad), "--out", str(tmp_path / "bad"))
+    result = vaxdrill("loadtest", str(bad), "--host", shared_server, "--out", str(tmp_path / "bad"))
     assert result.returncode == 99, result.stdout + result.stderr
     assert "SLO failed" in result.stderr and "FAIL" in result.stdout
     summary = summary_of(tmp_path / "bad")
@@ -180,7 +192,7 @@ slos:
     assert len([node for node in cpu if node != "master"]) == 2  # both workers reported their CPU
 
 
-def test_sustained_breach_aborts_the_run_with_exit_97(tmp_path: Path) -> None:
+def test_sustained_breach_aborts_the_run_with_exit_97(tmp_path: Path, shared_server: str) -> None:
     path = scenario(
         tmp_path,
         "abort",
@@ -195,7 +207,7 @@ slos:
   - {p99: 1ms}
 """,
     )
-    result = vaxdrill("loadtest", str(path), "--out", str(tmp_path / "abort"), timeout=60)
+    result = vaxdrill("loadtest", str(path), "--host", shared_server, "--out", str(tmp_path / "abort"), timeout=60)
     assert result.returncode == 97, result.stdout + result.stderr
     summary = summary_of(tmp_path / "abort")
     assert summary["aborted"] and summary["breached"] == ["all p99 < 1ms"]

@@ -257,3 +257,22 @@ def test_bulk_recording_fills_the_same_buckets_as_hdrh() -> None:
     assert bulk.hist.get_max_value() == one_by_one.hist.get_max_value()
     assert bulk.hist.get_min_value() == one_by_one.hist.get_min_value()
     assert (bulk.count, bulk.failures) == (ms.size, 7)
+
+
+def test_numpy_percentiles_and_add_match_hdrh() -> None:
+    rng = np.random.default_rng(9)
+    a, b = HistStat(), HistStat()
+    a.record_many(rng.lognormal(2, 1.5, 3000), failures=0)
+    b.record_many(rng.exponential(40, 2000), failures=3)
+    reference = HistStat()
+    reference.hist.add(a.hist)
+    reference.hist.add(b.hist)
+    a.add(b)
+    assert list(a.hist.counts) == list(reference.hist.counts)
+    assert (a.hist.get_total_count(), a.hist.get_min_value(), a.hist.get_max_value()) == (
+        reference.hist.get_total_count(),
+        reference.hist.get_min_value(),
+        reference.hist.get_max_value(),
+    )
+    for p in (0, 1, 50, 90, 95, 99, 99.9, 100):
+        assert a.percentile_ms(p) == reference.hist.get_value_at_percentile(p) / 1000.0

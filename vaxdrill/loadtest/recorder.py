@@ -80,10 +80,20 @@ class HistStat:
         self.failures += failures
 
     def percentile_ms(self, p: float) -> float:
-        """The ``p``-th percentile in milliseconds (nan when empty)."""
-        if self.hist.get_total_count() == 0:
+        """The ``p``-th percentile in milliseconds (nan when empty).
+
+        Same answer as hdrh's ``get_value_at_percentile`` (highest value equivalent to the first
+        bucket whose cumulative count reaches the target), found with numpy instead of a Python loop
+        over 23,552 buckets: the SLO watcher asks every few seconds during the run.
+        """
+        h = self.hist
+        if h.get_total_count() == 0:
             return math.nan
-        return float(self.hist.get_value_at_percentile(p)) / 1000.0
+        target = h.get_target_count_at_percentile(p)
+        cumulative = np.cumsum(np.ctypeslib.as_array(h.counts))
+        index = int(np.searchsorted(cumulative, target, side="left"))
+        value = h.get_value_from_index(min(index, h.counts_len - 1))
+        return float(h.get_highest_equivalent_value(value) if p else h.get_lowest_equivalent_value(value)) / 1000.0
 
     def mean_ms(self) -> float:
         return float(self.hist.get_mean_value()) / 1000.0 if self.hist.get_total_count() else math.nan
@@ -98,7 +108,14 @@ class HistStat:
         self.failures += int(data["f"])
 
     def add(self, other: HistStat) -> None:
-        self.hist.add(other.hist)
+        """Add another histogram of the same layout (numpy, not hdrh's per-bucket Python loop)."""
+        if other.hist.get_total_count():
+            mine, theirs = self.hist, other.hist
+            counts = np.ctypeslib.as_array(mine.counts)
+            counts += np.ctypeslib.as_array(theirs.counts)
+            mine.total_count += theirs.get_total_count()
+            mine.min_value = min(mine.min_value, theirs.min_value)
+            mine.max_value = max(mine.max_value, theirs.max_value)
         self.count += other.count
         self.failures += other.failures
 
