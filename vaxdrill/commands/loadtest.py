@@ -115,6 +115,13 @@ def register(app: typer.Typer) -> None:
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
         ] = None,
+        from_simulation: Annotated[
+            bool,
+            typer.Option(
+                "--from-simulation",
+                help="Replay the simulated day: an open-model arrival curve derived from the scenario's simulation.",
+            ),
+        ] = False,
     ) -> None:
         """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary.json."""
         from vaxdrill.loadtest import plots
@@ -132,6 +139,10 @@ def register(app: typer.Typer) -> None:
 
             run_seconds = len(ladder(load.steps)) * load.steps.step_duration
         folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
+        if from_simulation:
+            scenario_path, scenario = _from_simulation(scenario, folder)
+            load = scenario.load or load
+            run_seconds = load.duration
         with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
@@ -147,6 +158,32 @@ def register(app: typer.Typer) -> None:
         _report(summary, results, folder.path)
         if summary["exit_code"] != 0:
             raise SlosFailed(summary["exit_code"], _why(summary))
+
+
+def _from_simulation(scenario: Scenario, folder: RunFolder) -> tuple[Path, Scenario]:
+    """Simulate the day, derive the server's arrival curve, and write the scenario that replays it."""
+    from vaxdrill.bridges.arrivals import arrival_curve
+    from vaxdrill.scenario.dump import dump_scenario
+
+    out.print("simulating the day to derive the arrival curve ...", highlight=False)
+    curve = arrival_curve(scenario)
+    write_json(folder.path / "arrival_curve.json", curve)
+    points = [(float(t), float(rate)) for t, rate in curve["points"]]
+    base = scenario.load or LoadProfile()
+    load = base.model_copy(update={"shape": "open", "curve": points, "duration": points[-1][0]})
+    replay = scenario.model_copy(update={"load": load})
+    folder.scenario = replay
+    path = dump_scenario(
+        replay, folder.path / "scenario-from-simulation.yaml",
+        f"{scenario.name}: the simulated day's arrival curve, compressed {base.compression:g}x (arrival_curve.json)",
+    )  # fmt: skip
+    peak = max(rate for _, rate in points)
+    out.print(
+        f"arrival curve: {len(points)} points over {points[-1][0]:.0f} s, peak {peak:.1f} journeys/s "
+        f"(day compressed {base.compression:g}x)",
+        highlight=False,
+    )
+    return path, replay
 
 
 def _why(summary: dict[str, Any]) -> str:

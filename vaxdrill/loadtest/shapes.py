@@ -67,6 +67,12 @@ def rate_function(load: LoadProfile) -> Callable[[float], float]:
     """Target arrival rate (journeys per second) against time, for the open shapes."""
     if load.shape == "steps":
         return lambda t: step_rate(load.steps, t)
+    if load.curve is not None:
+        times = np.array([p[0] for p in load.curve])
+        rates = np.array([p[1] for p in load.curve])
+        end = float(times[-1])
+        # Piecewise constant on whole seconds, as ArrivalClock expects.
+        return lambda t: float(np.interp(math.floor(t), times, rates)) if 0 <= t < end else 0.0
     rate = load.arrival_rate if load.arrival_rate is not None else float(load.users)
     return lambda t: rate if 0 <= t < load.duration else 0.0
 

@@ -6,6 +6,7 @@ launch day is replayed compressed.
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -131,6 +132,23 @@ class LoadProfile(Strict):
     abort_after_breach: Duration | None = Field(
         None, gt=0, description="Stop the run once an SLO has been breached this long without pause."
     )
+    curve: list[tuple[float, float]] | None = Field(
+        None,
+        description="Open-model arrival curve: [[load-test second, journeys per second], ...], interpolated "
+        "between points (written by `loadtest --from-simulation`).",
+    )
+
+    @model_validator(mode="after")
+    def _curve(self) -> LoadProfile:
+        if self.curve is not None:
+            if len(self.curve) < 2:
+                raise ValueError("curve needs at least two points")
+            times = [t for t, _ in self.curve]
+            if any(b <= a for a, b in itertools.pairwise(times)) or times[0] < 0:
+                raise ValueError("curve times must start at 0 or later and increase")
+            if any(rate < 0 for _, rate in self.curve):
+                raise ValueError("curve rates must not be negative")
+        return self
 
 
 class Slo(Strict):
