@@ -10,11 +10,12 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.commands import capacity, compare, drill, loadtest, serve, simulate
+    from vaxdrill.commands import capacity, compare, drill, loadtest, profile, serve, simulate
 
     simulate.register(app)
     serve.register(app)
     loadtest.register(app)
     capacity.register(app)
-    compare.register(app)
+    profile.register(app)
     drill.register(app)
+    compare.register(app)

@@ -1,0 +1,1 @@
+"""Calibration both ways: measured server behaviour into the simulation, simulated days into load."""

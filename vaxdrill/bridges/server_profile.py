@@ -1,0 +1,352 @@
+"""Server profile: what a measured server does to a transaction, as a function of offered load.
+
+Derived from a load-test or capacity run folder, written as ``server_profile.json`` (schema
+``vaxdrill.server_profile/1``, README "Calibration both ways") and read by the simulation
+(``server.profile`` in a scenario), so a planner sees what a server at or past its knee does to the
+queues at the sites.
+
+- **Load test** (``summary.json`` + ``drill-raw.json``): the merged full-precision timeline has one
+  window per second; each window's offered rate is its requests per second. Windows overlapping an
+  injected fault (and its recovery) are left out, since outages are modelled separately in the
+  simulation. Windows are sorted by offered rate and grouped into bins of at least
+  :data:`MIN_REQUESTS` requests (and at most :data:`MAX_POINTS` bins); each bin is one point.
+- **Capacity** (``capacity.json``, with ``drill-raw.json`` when present): one point per held step.
+  The step's rate is in journeys per second; it is turned into requests per second with the run's
+  requests per completed journey. Percentiles come from the timeline windows inside the step's hold
+  period (steps run back to back from the first arrival), else the step's own p95 only.
+
+This module never imports Locust.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from vaxdrill.errors import VaxdrillError
+from vaxdrill.loadtest.recorder import HistStat, Recorder
+from vaxdrill.scenario.load import Slo
+from vaxdrill.scenario.units import format_clock
+
+SCHEMA = "vaxdrill.server_profile/1"
+MIN_REQUESTS = 200
+"""Fewest requests behind one load-test point (its percentiles need them)."""
+MAX_POINTS = 12
+FILE = "server_profile.json"
+
+
+class ProfileError(VaxdrillError):
+    """A run folder cannot be turned into a profile, or a profile file is not valid."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """Behaviour at one offered load. Rates in requests per second, latencies in milliseconds."""
+
+    offered_rps: float
+    throughput_rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    failure_rate: float
+    requests: int
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot be read as JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: expected a JSON object")
+    return data
+
+
+def _ms(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 3)
+
+
+def _point(stat: HistStat, seconds: float) -> Point:
+    return Point(
+        offered_rps=round(stat.count / seconds, 4),
+        throughput_rps=round((stat.count - stat.failures) / seconds, 4),
+        p50_ms=_ms(stat.percentile_ms(50)),
+        p95_ms=_ms(stat.percentile_ms(95)),
+        p99_ms=_ms(stat.percentile_ms(99)),
+        failure_rate=round(stat.failures / stat.count, 5) if stat.count else 0.0,
+        requests=stat.count,
+    )
+
+
+def _fault_spans(summary: dict[str, Any]) -> list[tuple[float, float]]:
+    """(start, end) in load-test seconds of each fault, recovery time included."""
+    spans = []
+    for f in summary.get("faults") or []:
+        start = float(f.get("applied_at_s", f.get("planned_at_s", 0.0)))
+        recover = f.get("time_to_recover_s")
+        spans.append((start, start + float(f.get("duration_s", 0.0)) + float(recover or 0.0)))
+    return spans
+
+
+def _slo_ok(point: Point, slos: list[Slo]) -> bool | None:
+    """Whether a point meets the scenario's all-request latency and error SLOs (None: none apply)."""
+    checked = False
+    for slo in slos:
+        if slo.endpoint is not None:
+            continue
+        for name in ("p50", "p95", "p99"):
+            limit = getattr(slo, name)
+            observed = getattr(point, f"{name}_ms")
+            if limit is not None and observed is not None:
+                checked = True
+                if observed > limit * 1000.0:
+                    return False
+        if slo.error_rate is not None:
+            checked = True
+            if point.failure_rate > slo.error_rate:
+                return False
+    return True if checked else None
+
+
+def _knee(points: list[Point], ok: list[bool | None]) -> float | None:
+    """Highest offered load below the first point that breaks the SLOs (None when not judged)."""
+    if not points or any(v is None for v in ok):
+        return None
+    knee = None
+    for p, good in zip(points, ok, strict=True):
+        if not good:
+            break
+        knee = p.offered_rps
+    return knee
+
+
+def from_loadtest(folder: Path) -> dict[str, Any]:
+    """Profile of a ``vaxdrill loadtest`` folder (fault windows excluded, load bins)."""
+    summary = _read_json(folder / "summary.json")
+    raw = _read_json(folder / "drill-raw.json")
+    run = _read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+    if "recorder" not in raw:
+        raise ProfileError(f"{folder / 'drill-raw.json'}: has no `recorder` timeline")
+    rec = Recorder.from_json(raw["recorder"])
+    spans = _fault_spans(summary)
+    w = rec.window
+    windows = []
+    _, last = rec.span()
+    for idx, win in sorted(rec.windows.items()):
+        start, end = idx * w, (idx + 1) * w
+        # The last window is cut short by the end of the run: its rate would be understated.
+        if idx == last or idx < 0 or win.requests.count == 0:
+            continue
+        if any(start < e and s < end for s, e in spans):
+            continue
+        windows.append(win.requests)
+    total = sum(s.count for s in windows)
+    if total == 0:
+        raise ProfileError(f"{folder}: the load test recorded no requests outside its faults")
+    per_bin = max(MIN_REQUESTS, math.ceil(total / MAX_POINTS))
+    windows.sort(key=lambda s: s.count)
+    bins: list[tuple[HistStat, int]] = []
+    current, n = HistStat(), 0
+    for stat in windows:
+        current.add(stat)
+        n += 1
+        if current.count >= per_bin:
+            bins.append((current, n))
+            current, n = HistStat(), 0
+    if n:
+        if bins:  # too few requests for a point of its own: joins the busiest bin
+            bins[-1][0].add(current)
+            bins[-1] = (bins[-1][0], bins[-1][1] + n)
+        else:
+            bins.append((current, n))
+    points = [_point(stat, n * w) for stat, n in bins]
+    scenario = run.get("scenario") or {}
+    slos = [Slo.model_validate(s) for s in scenario.get("slos") or []]
+    knee = _knee(points, [_slo_ok(p, slos) for p in points])
+    return {
+        "schema": SCHEMA,
+        "source": str(folder),
+        "kind": "loadtest",
+        "points": [asdict(p) for p in points],
+        "knee_rps": knee,
+        "day_load": _day_load(rec, scenario),
+        "excluded_fault_windows_s": [[round(s, 3), round(e, 3)] for s, e in spans],
+        "window_s": w,
+    }
+
+
+def _day_load(rec: Recorder, scenario: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Load-test second t -> clock ``first opening + t * compression``, with that window's rps."""
+    from vaxdrill.scenario.model import Scenario
+
+    try:
+        sc = Scenario.model_validate(scenario)
+    except ValueError:
+        return None
+    if not sc.sites:
+        return None
+    opening = min(s.opens for s in sc.sites)
+    compression = sc.load.compression if sc.load else 240.0
+    first, last = rec.span()
+    out = []
+    for idx in range(max(first, 0), last):  # the cut-short last window is left out
+        win = rec.windows.get(idx)
+        clock = opening + (idx + 0.5) * rec.window * compression
+        if clock > 24 * 3600:
+            break
+        rps = (win.requests.count if win else 0) / rec.window
+        out.append({"clock": format_clock(clock), "rps": round(rps, 4)})
+    return out or None
+
+
+def from_capacity(folder: Path) -> dict[str, Any]:
+    """Profile of a ``vaxdrill capacity`` folder: one point per held step."""
+    cap = _read_json(folder / "capacity.json")
+    steps = cap.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ProfileError(f"{folder / 'capacity.json'}: has no `steps`")
+    duration = float(cap.get("step_duration_s", 10.0))
+    warmup = float(cap.get("warmup_s", 2.0))
+    hold = max(duration - warmup, 1e-9)
+    rec: Recorder | None = None
+    if (folder / "drill-raw.json").exists():
+        raw = _read_json(folder / "drill-raw.json")
+        if "recorder" in raw:
+            rec = Recorder.from_json(raw["recorder"])
+    per_journey = 1.0
+    unit = "journeys/s"
+    if rec is not None and rec.counters.get("iterations", 0) > 0:
+        per_journey = rec.total().count / float(rec.counters["iterations"])
+        unit = "requests/s"
+    start = _ladder_start(rec) if rec is not None else None
+    points: list[Point] = []
+    for k, s in enumerate(steps):
+        rate, x, err = float(s["rate"]), float(s["throughput"]), float(s["error_rate"])
+        p50 = p99 = None
+        p95 = s.get("p95_ms")
+        if rec is not None and start is not None:
+            # Whole windows inside the step's hold period, one window of margin each side.
+            lo = start + k * duration + warmup + rec.window
+            stat = rec.between(lo, start + (k + 1) * duration - rec.window)
+            if stat.count:
+                p50, p99 = _ms(stat.percentile_ms(50)), _ms(stat.percentile_ms(99))
+        points.append(
+            Point(
+                offered_rps=round(rate * per_journey, 4),
+                throughput_rps=round(x * per_journey * (1.0 - err), 4),
+                p50_ms=p50,
+                p95_ms=None if p95 is None or (isinstance(p95, float) and math.isnan(p95)) else round(float(p95), 3),
+                p99_ms=p99,
+                failure_rate=round(err, 5),
+                requests=round(x * per_journey * hold),
+            )
+        )
+    order = sorted(range(len(points)), key=lambda i: points[i].offered_rps)
+    points = [points[i] for i in order]
+    good = [bool(steps[i].get("sustainable")) for i in order]
+    knee = max((p.offered_rps for p, g in zip(points, good, strict=True) if g), default=None)
+    return {
+        "schema": SCHEMA,
+        "source": str(folder),
+        "kind": "capacity",
+        "points": [asdict(p) for p in points],
+        "knee_rps": knee,
+        "day_load": None,
+        "offered_unit": unit,
+        "requests_per_journey": round(per_journey, 4),
+    }
+
+
+def _ladder_start(rec: Recorder) -> float | None:
+    """Seconds after t0 of the first window in which an arrival started (the first step)."""
+    started = [idx for idx, win in rec.windows.items() if win.counters.get("started", 0) > 0]
+    return min(started) * rec.window if started else None
+
+
+def build_profile(folder: str | Path) -> dict[str, Any]:
+    """The profile of a load-test or capacity run folder; :class:`ProfileError` for anything else."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ProfileError(f"{folder}: not a results folder")
+    if (folder / "capacity.json").exists():
+        return from_capacity(folder)
+    if (folder / "summary.json").exists():
+        summary = _read_json(folder / "summary.json")
+        if str(summary.get("schema", "")).startswith("vaxdrill.loadtest/"):
+            if not (folder / "drill-raw.json").exists():
+                raise ProfileError(f"{folder}: a load-test folder without drill-raw.json (the full timeline)")
+            return from_loadtest(folder)
+        raise ProfileError(
+            f"{folder / 'summary.json'}: schema {summary.get('schema')!r} is neither a load test nor a capacity run"
+        )
+    raise ProfileError(f"{folder}: neither a load-test folder (summary.json) nor a capacity folder (capacity.json)")
+
+
+# -- reading, for the simulation --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServerProfile:
+    """A validated profile: points sorted by offered load, each with p50, p95 and failure rate."""
+
+    points: tuple[Point, ...]
+    knee_rps: float | None
+    day_load: tuple[tuple[float, float], ...]  # (clock seconds, rps), sorted
+    source: str
+
+
+def parse_profile(data: Any, where: str) -> ServerProfile:
+    """Validate a profile document; :class:`ProfileError` says what is wrong."""
+    from vaxdrill.scenario.units import parse_clock
+
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}: expected a JSON object")
+    if data.get("schema") != SCHEMA:
+        raise ProfileError(f"{where}: schema is {data.get('schema')!r}, expected {SCHEMA!r}")
+    raw = data.get("points")
+    if not isinstance(raw, list) or not raw:
+        raise ProfileError(f"{where}: `points` must be a non-empty list")
+    points = []
+    for i, p in enumerate(raw):
+        try:
+            point = Point(**{k: p[k] for k in Point.__dataclass_fields__})
+            ok = (
+                point.p50_ms is not None
+                and point.p95_ms is not None
+                and 0 < point.p50_ms <= point.p95_ms
+                and 0.0 <= point.failure_rate <= 1.0
+                and point.offered_rps >= 0
+            )
+        except (KeyError, TypeError) as exc:
+            raise ProfileError(f"{where}: points[{i}]: missing or bad field {exc}") from None
+        if not ok:
+            raise ProfileError(
+                f"{where}: points[{i}]: needs 0 < p50_ms <= p95_ms, 0 <= failure_rate <= 1, offered_rps >= 0"
+            )
+        points.append(point)
+    if any(b.offered_rps < a.offered_rps for a, b in itertools.pairwise(points)):
+        raise ProfileError(f"{where}: `points` must be sorted by offered_rps")
+    knee = data.get("knee_rps")
+    day: list[tuple[float, float]] = []
+    for i, d in enumerate(data.get("day_load") or []):
+        try:
+            day.append((parse_clock(d["clock"]), float(d["rps"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProfileError(f"{where}: day_load[{i}]: {exc}") from None
+    day.sort()
+    return ServerProfile(
+        points=tuple(points),
+        knee_rps=None if knee is None else float(knee),
+        day_load=tuple(day),
+        source=str(data.get("source", "")),
+    )
+
+
+def read_profile(path: str | Path) -> ServerProfile:
+    """Read and validate ``server_profile.json``."""
+    path = Path(path)
+    return parse_profile(_read_json(path), str(path))
