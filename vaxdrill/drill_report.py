@@ -64,6 +64,12 @@ def measured_rows(assumed: dict[str, Any], measured: dict[str, Any]) -> list[lis
     return rows
 
 
+def _slo_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2%}" if unit == "share" else f"{value:,.4g} {unit}".strip()
+
+
 def _png(folder: Path, name: str) -> Path | None:
     path = folder / name
     return path if path.is_file() else None
@@ -151,7 +157,7 @@ def build_report(
     if load:
         report.table(
             ["SLO", "limit", "observed", "result"],
-            [[s["name"], f"{s['limit']:g} {s.get('unit', '')}", f"{s['observed']:g} {s.get('unit', '')}",
+            [[s["name"], _slo_value(s["limit"], s.get("unit", "")), _slo_value(s["observed"], s.get("unit", "")),
               "pass" if s["passed"] else "FAIL"] for s in load.get("slos", [])],
         )  # fmt: skip
         png = _png(folder / "loadtest", "timeline.png")

@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
             run_seconds = len(ladder(load.steps)) * load.steps.step_duration
         folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
         if from_simulation:
-            scenario_path, scenario = _from_simulation(scenario, folder)
+            scenario_path, scenario = _from_simulation(scenario, folder, seconds)
             load = scenario.load or load
             run_seconds = load.duration
         with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
@@ -160,15 +160,23 @@ def register(app: typer.Typer) -> None:
             raise SlosFailed(summary["exit_code"], _why(summary))
 
 
-def _from_simulation(scenario: Scenario, folder: RunFolder) -> tuple[Path, Scenario]:
-    """Simulate the day, derive the server's arrival curve, and write the scenario that replays it."""
+def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | None) -> tuple[Path, Scenario]:
+    """Simulate the day, derive the server's arrival curve, and write the scenario that replays it.
+
+    ``seconds`` (from ``--duration``) compresses the curve further to fit that length.
+    """
     from vaxdrill.bridges.arrivals import arrival_curve
     from vaxdrill.scenario.dump import dump_scenario
 
     out.print("simulating the day to derive the arrival curve ...", highlight=False)
     curve = arrival_curve(scenario)
-    write_json(folder.path / "arrival_curve.json", curve)
     points = [(float(t), float(rate)) for t, rate in curve["points"]]
+    if seconds is not None and points[-1][0] > 0:
+        squeeze = seconds / points[-1][0]
+        points = [(t * squeeze, rate) for t, rate in points]
+        curve["fitted_to_duration_s"] = seconds
+        curve["replayed_points"] = [list(p) for p in points]
+    write_json(folder.path / "arrival_curve.json", curve)
     base = scenario.load or LoadProfile()
     load = base.model_copy(update={"shape": "open", "curve": points, "duration": points[-1][0]})
     replay = scenario.model_copy(update={"load": load})
