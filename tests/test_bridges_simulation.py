@@ -34,12 +34,12 @@ PAST_KNEE = [point(10, BASE_P50, BASE_P95, 0.0), point(100, 20000.0, 60000.0, 0.
 MATCHING = [point(10, BASE_P50, BASE_P95, 0.0), point(100, BASE_P50, BASE_P95, 0.0)]
 
 
-def write_scenario(tmp: Path, points: list[dict[str, Any]] | None, load: float | None = None,
-                   **server: Any) -> Path:  # fmt: skip
+def write_scenario(tmp: Path, points: list[dict[str, Any]] | None, load: float | None = None, **server: Any) -> Path:
+    """Three sites 09:00-13:00, 60 booked each; with ``points``, a profile in ``prof/`` (path relative)."""
     if points is not None:
         (tmp / "prof").mkdir(exist_ok=True)
-        write_json(tmp / "prof" / "server_profile.json", {"schema": SCHEMA, "source": "synthetic", "kind": "loadtest", "points": points, "knee_rps": 10.0,
-                    "day_load": None})  # fmt: skip
+        doc = {"schema": SCHEMA, "source": "synthetic", "kind": "loadtest", "points": points, "knee_rps": 10.0}
+        write_json(tmp / "prof" / "server_profile.json", doc)
         server["profile"] = "prof/server_profile.json"
     if load is not None:
         server["load"] = [{"at": "00:00", "rps": load}]
