@@ -147,6 +147,7 @@ class DayTotals:
         self.vacc = np.zeros(GRID.size)
         self.waiting = np.zeros(GRID.size)
         self.backlog = np.zeros(GRID.size)
+        self.requests = np.zeros(GRID.size)
 
     def add(self, m: SiteModel) -> None:
         site = m.site
@@ -165,6 +166,12 @@ class DayTotals:
         if m.queue_joins:
             self.waiting += np.searchsorted(np.asarray(m.queue_joins), GRID, side="right")
             self.waiting -= np.searchsorted(np.sort(np.asarray(m.queue_leaves)), GRID, side="right")
+        reqs = [*m.failed_attempts, *m.backlog.entered_times]
+        for st in m.stations.values():
+            reqs += st.transactions
+        if reqs:
+            k = np.minimum(np.asarray(reqs) // GRID_STEP, GRID.size - 1).astype(np.int64)
+            self.requests += np.bincount(k, minlength=GRID.size)
         if m.backlog.paper_times:
             self.backlog += np.searchsorted(np.asarray(m.backlog.paper_times), GRID, side="right")
             self.backlog -= np.searchsorted(np.asarray(m.backlog.entered_times), GRID, side="right")
@@ -199,13 +206,16 @@ class DayTotals:
 
     def series(self) -> dict[str, list[float]]:
         """Cumulative vaccinated, people waiting and backlog summed over sites on :data:`GRID`,
-        and the histogram of minutes from arrival to vaccination."""
+        registration-system requests in the 5 minutes from each grid time (every transaction
+        attempt, retries included, and every paper record entered later), and the histogram of
+        minutes from arrival to vaccination."""
         waits = np.asarray(self.to_vaccination, dtype=float) / 60.0
         hist, _ = np.histogram(np.minimum(waits, WAIT_BINS[-1] - 1e-9), bins=WAIT_BINS)
         return {
             "vaccinated": self.vacc.tolist(),
             "waiting": self.waiting.tolist(),
             "backlog": self.backlog.tolist(),
+            "requests": self.requests.tolist(),
             "wait_histogram": hist.astype(float).tolist(),
         }
 

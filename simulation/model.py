@@ -17,6 +17,7 @@ from simulation import availability as av
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
 from simulation.plan import SitePlan, draw_site
 from simulation.policies import switches
+from simulation.serverload import ServerLoad, server_load
 from simulation.site import SiteModel
 from simulation.streams import streams
 from vaxdrill.scenario.model import Scenario
@@ -47,6 +48,7 @@ class Day:
     central: av.Timeline
     timelines: list[av.Timeline]
     plans: list[SitePlan]
+    load: ServerLoad | None = None  # a measured server profile at the day's offered load
 
 
 def realise(scenario: Scenario, root: int, replication: int) -> Day:
@@ -58,6 +60,7 @@ def realise(scenario: Scenario, root: int, replication: int) -> Day:
     if server.failures is not None:
         central_iv += av.alternating(server.failures, rngs["server_failures"], start)
     central = av.Timeline(central_iv)
+    load = server_load(server)
     timelines: list[av.Timeline] = []
     plans: list[SitePlan] = []
     for site in scenario.sites:
@@ -65,8 +68,8 @@ def realise(scenario: Scenario, root: int, replication: int) -> Day:
         if site.connectivity.failures is not None:
             link += av.alternating(site.connectivity.failures, rngs["connectivity"], site.opens)
         timelines.append(central if not link else av.Timeline(central_iv + link))
-        plans.append(draw_site(site, scenario.sms, central, server.latency, rngs))
-    return Day(central=central, timelines=timelines, plans=plans)
+        plans.append(draw_site(site, scenario.sms, central, server.latency, rngs, profiled=load is not None))
+    return Day(central=central, timelines=timelines, plans=plans, load=load)
 
 
 def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: dict[str, Policy]) -> PolicyDay:
@@ -75,7 +78,8 @@ def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: di
     per_site: list[Metrics] = []
     for site, plan, tl in zip(scenario.sites, day.plans, day.timelines, strict=True):
         policy = policies[site.policy] if site.policy else policies[policy_name]
-        model = SiteModel(site, plan, tl, scenario.server, policy, switches(policy, tl, site.opens)).run()
+        rules = switches(policy, tl, site.opens)
+        model = SiteModel(site, plan, tl, scenario.server, policy, rules, day.load).run()
         per_site.append(site_metrics(model, scenario.checkpoints))
         totals.add(model)
         model.dispose()

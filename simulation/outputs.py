@@ -3,7 +3,9 @@
 - ``replications.csv``: one row per (replication, policy), every metric for all sites together;
 - ``sites.csv``: one row per (replication, policy, site);
 - ``series.csv``: per policy and 5-minute step, the mean and 95% interval of cumulative
-  vaccinated, people waiting and backlog, and the share of sites without the system;
+  vaccinated, people waiting and backlog, of registration-system requests the sites made in the
+  5 minutes from that time (attempts, retries included, and paper records entered), and the share
+  of sites without the system;
 - ``cumulative_vaccinated.png``, ``waiting_times.png``, ``backlog.png``, ``utilisation.png``.
 """
 
@@ -28,6 +30,7 @@ from simulation.model import ReplicationResult
 from vaxdrill.scenario.model import Scenario
 from vaxdrill.scenario.units import format_clock
 
+SERIES = ("vaccinated", "waiting", "backlog", "requests")
 PLOTS = ("cumulative_vaccinated.png", "waiting_times.png", "backlog.png", "utilisation.png")
 
 
@@ -73,14 +76,14 @@ def write_csvs(folder: Path, scenario: Scenario, results: Sequence[ReplicationRe
     with path.open("w", newline="", encoding="utf-8") as handle:
         w = csv.writer(handle)
         head = ["policy", "time"]
-        for name in ("vaccinated", "waiting", "backlog"):
+        for name in SERIES:
             head += [f"{name}_mean", f"{name}_lo", f"{name}_hi"]
         w.writerow([*head, "share_of_sites_without_system"])
         for pol in results[0].policies:
-            bands = {name: _bands(results, pol, name) for name in ("vaccinated", "waiting", "backlog")}
+            bands = {name: _bands(results, pol, name) for name in SERIES}
             for k, t in enumerate(GRID):
                 row: list[str] = [pol, format_clock(float(t))]
-                for name in ("vaccinated", "waiting", "backlog"):
+                for name in SERIES:
                     row += [_fmt(bands[name][j][k]) for j in range(3)]
                 w.writerow([*row, _fmt(float(share[k]))])
     written.append(path)

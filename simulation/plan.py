@@ -22,6 +22,20 @@ RETRY_DRAWS = 64
 """Latencies drawn per site for retried attempts (used round-robin)."""
 
 
+def _latency(latency: Distribution, rng: np.random.Generator, n: int, profiled: bool) -> list[float]:
+    """Latencies in seconds; with a server profile, standard-normal quantiles of uniforms instead.
+
+    With a profile the latency depends on the offered load when the attempt starts, so only the
+    attempt's uniform is drawn here (as ``z``); :mod:`simulation.serverload` turns it into a latency
+    or a failure at run time. The same stream gives the same uniforms at every load.
+    """
+    if not profiled:
+        return _draw(latency, rng, n)
+    from simulation.serverload import quantiles
+
+    return quantiles(rng.random(n)) if n else []
+
+
 @dataclass(slots=True)
 class StationDraws:
     service: list[float]
@@ -55,6 +69,7 @@ def draw_site(
     central: Timeline,
     latency: Distribution,
     rngs: dict[str, np.random.Generator],
+    profiled: bool = False,
 ) -> SitePlan:
     """Draw one site's day from the replication's streams (one call per site, in site order)."""
     booked, arr = site.booked, site.arrivals
@@ -98,7 +113,7 @@ def draw_site(
         stations[name] = StationDraws(
             service=_draw(station.service, s, n),
             paper_service=_draw(paper, s, n) if station.needs_system else [],
-            latency=_draw(latency, lat, n) if station.needs_system else [],
+            latency=_latency(latency, lat, n, profiled) if station.needs_system else [],
         )
     observation = _draw(site.stations.observation.duration, rngs["observation"], n)
     b = rngs["back_entry"]
@@ -116,5 +131,5 @@ def draw_site(
         observation=observation,
         back_entry=back.tolist(),
         needs_reconciliation=recon.tolist(),
-        retry_latency=_draw(latency, rngs["retry_latency"], RETRY_DRAWS),
+        retry_latency=_latency(latency, rngs["retry_latency"], RETRY_DRAWS, profiled),
     )

@@ -17,6 +17,14 @@ On paper a step takes its ``paper_service`` time and the beneficiary's record jo
 is online, or only after close) at ``back_entry`` per record, reconciliation included.
 
 Approximation: a transaction's outcome is decided by the state when each attempt starts.
+
+With a measured server profile (``server.profile``, :mod:`simulation.serverload`) the latency of
+an attempt, or its failure, follows the profile at the offered load when it starts; a failure
+takes the same timeout/retry/backoff path as an attempt that finds the system down.
+
+Every request the site makes to the system is kept for the day's request curve: each successful
+transaction (at its completion), each failed attempt (at its start) and each paper record entered
+later (:mod:`simulation.backlog`).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from simulation.availability import DEGRADED, DOWN, HORIZON, UP, Timeline
 from simulation.backlog import Backlog
 from simulation.plan import SitePlan
 from simulation.policies import Switch
+from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
 from simulation.vials import VialStock
 from vaxdrill.scenario.policies import OfflineWhenQueue, Policy, Wait
@@ -51,10 +60,12 @@ class SiteModel:
         server: Server,
         policy: Policy,
         switches: list[Switch],
+        load: ServerLoad | None = None,
     ) -> None:
         self.env = env = simpy.Environment()
         self.site, self.plan, self.timeline, self.server, self.policy = site, plan, timeline, server, policy
         self.switches = switches
+        self.load = load
         self.opens, self.closes = site.opens, site.closes
         self.patience = site.arrivals.patience if site.arrivals.patience is not None else math.inf
         self.send_home = site.at_close == "send_home"
@@ -99,6 +110,7 @@ class SiteModel:
         self.queue_leaves: list[float] = []
         self.backlog = Backlog(self)
         self.retry_i = 0
+        self.failed_attempts: list[float] = []  # start times of attempts the system did not answer
 
     # -- the day ---------------------------------------------------------------------------
     def run(self) -> SiteModel:
@@ -327,6 +339,8 @@ class SiteModel:
         if paper:
             return st.paper_service[i]
         lat = st.latency[i]
+        if self.load is not None:
+            lat = self.load.latency(lat, self.env.now)
         state = UP if self.always_up else self.timeline.state_at(self.env.now)
         if state == DEGRADED:
             lat *= self.server.degraded_factor
@@ -352,6 +366,8 @@ class SiteModel:
             yield env.timeout(d)
             return True
         lat = st.latency[i]
+        if self.load is not None:
+            lat = self.load.latency(lat, env.now)
         server = self.server
         state = UP if self.always_up else self.timeline.state_at(env.now)
         if state == DEGRADED:
@@ -364,7 +380,8 @@ class SiteModel:
             return False
         # The system does not answer: retry, then hold until it answers or the site goes to paper.
         t0 = env.now
-        done = self._transact(t0, lat, state)
+        tries: list[float] = []
+        done = self._transact(t0, lat, state, tries)
         self.blocked += 1
         self._queue_trigger(st)
         if not self.paper_mode:
@@ -380,6 +397,7 @@ class SiteModel:
             yield events[0] if len(events) == 1 else env.any_of(events)
         self.blocked -= 1
         now = env.now
+        self.failed_attempts += [a for a in tries if a <= now]  # not those planned after going to paper
         st.blocked_time += now - t0
         st.busy += now - t0
         if now < done and self.paper_mode:
@@ -395,9 +413,12 @@ class SiteModel:
         yield env.timeout(d)
         return False
 
-    def _transact(self, t: float, lat: float, state: int) -> float:
-        """When a transaction that failed its first attempt at ``t`` completes (inf if never)."""
-        server, tl = self.server, self.timeline
+    def _transact(self, t: float, lat: float, state: int, tries: list[float]) -> float:
+        """When a transaction that failed its first attempt at ``t`` completes (inf if never).
+
+        ``tries`` receives the start time of every failed attempt.
+        """
+        server, tl, load = self.server, self.timeline, self.load
         retries, timeout, backoff = server.retries, server.timeout, server.backoff
         draws = self.plan.retry_latency
         k = 0
@@ -406,6 +427,7 @@ class SiteModel:
                 eff = lat * server.degraded_factor if state == DEGRADED else lat
                 if eff <= timeout:
                     return t + eff
+            tries.append(t)
             t += timeout
             k += 1
             if k > retries:
@@ -416,5 +438,7 @@ class SiteModel:
             else:
                 t += backoff * 2 ** (k - 1)
             lat = draws[self.retry_i % len(draws)]
+            if load is not None:
+                lat = load.latency(lat, t)
             self.retry_i += 1
             state = tl.state_at(t)

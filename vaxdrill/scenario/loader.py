@@ -258,4 +258,35 @@ def load_scenario(path: str | Path) -> Scenario:
             )
     if problems:
         raise ScenarioError(problems)
+    if scenario.server.profile is not None:
+        scenario = _with_profile(scenario, path, shown, lines)
     return scenario
+
+
+def _with_profile(scenario: Scenario, path: Path, shown: str, lines: dict[Loc, int]) -> Scenario:
+    """Resolve ``server.profile`` against the scenario's folder and check it is a valid profile."""
+    from vaxdrill.bridges.server_profile import ProfileError, read_profile
+
+    server = scenario.server
+    assert server.profile is not None
+    resolved = Path(server.profile)
+    if not resolved.is_absolute():
+        resolved = path.parent / resolved
+    try:
+        profile = read_profile(resolved)
+    except ProfileError as exc:
+        raise ScenarioError(
+            [Problem(shown, "server.profile", f"not a usable server profile: {exc}", lines.get(("server", "profile")))]
+        ) from None
+    if not server.load and not profile.day_load and profile.knee_rps is None:
+        raise ScenarioError(
+            [
+                Problem(
+                    shown,
+                    "server.load",
+                    "the profile has neither `day_load` nor `knee_rps`; give the offered load as server.load",
+                    lines.get(("server", "profile")),
+                )
+            ]
+        )
+    return scenario.model_copy(update={"server": server.model_copy(update={"profile": str(resolved.resolve())})})

@@ -6,12 +6,21 @@ The central server is shared by every site of a scenario, so its failures hit al
 
 from __future__ import annotations
 
-from pydantic import Field
+import itertools
+
+from pydantic import Field, model_validator
 
 from vaxdrill.scenario.base import Strict
 from vaxdrill.scenario.distributions import Dist, Distribution
 from vaxdrill.scenario.sites import FailureProcess, OutageWindow
-from vaxdrill.scenario.units import Duration, Share
+from vaxdrill.scenario.units import ClockTime, Duration, Share
+
+
+class LoadPoint(Strict):
+    """Offered load on the central server at a clock time (requests per second, in the profile's unit)."""
+
+    at: ClockTime
+    rps: float = Field(ge=0)
 
 
 class Server(Strict):
@@ -25,8 +34,22 @@ class Server(Strict):
     outages: list[OutageWindow] = Field(default_factory=list)
     failures: FailureProcess | None = None
     profile: str | None = Field(
-        None, description="A measured server profile (server_profile.json) to use instead of `latency`."
+        None,
+        description="A measured server profile (server_profile.json, relative to the scenario file) whose latency "
+        "and failure rate at the offered load replace `latency`.",
     )
+    load: list[LoadPoint] = Field(
+        default_factory=list,
+        description="Offered load on the central server over the day, piecewise-linear between points (used with "
+        "`profile`); default: the profile's day_load, else its knee_rps.",
+    )
+
+    @model_validator(mode="after")
+    def _load_order(self) -> Server:
+        ats = [p.at for p in self.load]
+        if any(b <= a for a, b in itertools.pairwise(ats)):
+            raise ValueError("server.load: `at` times must increase from point to point")
+        return self
 
 
 class Sms(Strict):
