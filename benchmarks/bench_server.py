@@ -286,6 +286,9 @@ def main() -> None:
     args = parser.parse_args()
     generator = "wrk" if shutil.which("wrk") else "python (httpx, one process)"
     print(f"load generator: {generator}; {args.connections} connections; median of {args.repeats} x {args.seconds:g} s")
+    if not shutil.which("wrk"):
+        print("  note: the Python generator saturates near 100-200 req/s, below the server: the ratios then")
+        print("  measure the generator. Install wrk (apt-get install wrk) for meaningful figures.")
     results: dict[str, Any] = {
         "generator": generator,
         "seconds": args.seconds,
