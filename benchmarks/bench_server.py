@@ -286,6 +286,9 @@ def main() -> None:
     args = parser.parse_args()
     generator = "wrk" if shutil.which("wrk") else "python (httpx, one process)"
     print(f"load generator: {generator}; {args.connections} connections; median of {args.repeats} x {args.seconds:g} s")
+    if not shutil.which("wrk"):
+        print("  note: the Python generator saturates near 100-200 req/s, below the server: the ratios then")
+        print("  measure the generator. Install wrk (apt-get install wrk) for meaningful figures.")
     results: dict[str, Any] = {
         "generator": generator,
         "seconds": args.seconds,
@@ -300,16 +303,17 @@ def main() -> None:
             before = measure(f"{base}/hello", args)
         print(f"  ceiling (hello-world, 1 worker), before: {before['rps']:.0f} req/s", flush=True)
         results["sqlite_1"] = server_pair("SQLite 1 worker", f"sqlite:///{folder / 'bench.db'}", 1, folder, args)
-        schema = f"vaxdrill_bench_{uuid.uuid4().hex[:8]}"
-        if asyncio.run(pg_schema(True, schema)):
+        for workers in (1, 2):  # one worker too, to tell the database's share from the workers'
+            schema = f"vaxdrill_bench_{uuid.uuid4().hex[:8]}"
+            if not asyncio.run(pg_schema(True, schema)):
+                print("  PostgreSQL not reachable on 127.0.0.1:5432: its figures are skipped")
+                break
             try:
-                results["postgres_2"] = server_pair(
-                    "PostgreSQL 2 workers", f"{PG}?search_path={schema}", 2, folder, args
+                results[f"postgres_{workers}"] = server_pair(
+                    f"PostgreSQL {workers} worker(s)", f"{PG}?search_path={schema}", workers, folder, args
                 )
             finally:
                 asyncio.run(pg_schema(False, schema))
-        else:
-            print("  PostgreSQL not reachable on 127.0.0.1:5432: its figures are skipped")
         # The machine is shared: the ceiling is measured before and after, and its median used.
         with hello_server(folder) as base:
             after = measure(f"{base}/hello", args)
@@ -329,7 +333,11 @@ def main() -> None:
 def report(r: dict[str, Any]) -> None:
     ceiling = r["ceiling"]["rps"]
     rows = [("hello-world (ceiling), 1 worker", ceiling, None, r["ceiling"]["non_2xx"])]
-    for key, label in (("sqlite_1", "SQLite, 1 worker"), ("postgres_2", "PostgreSQL, 2 workers")):
+    for key, label in (
+        ("sqlite_1", "SQLite, 1 worker"),
+        ("postgres_1", "PostgreSQL, 1 worker"),
+        ("postgres_2", "PostgreSQL, 2 workers"),
+    ):
         if key in r:
             for ep in ("findByDistrict", "schedule"):
                 rows.append((f"{ep}, {label}", r[key][ep]["rps"], ep, r[key][ep]["non_2xx"]))

@@ -116,7 +116,9 @@ async def _live(conn: AsyncConnection, appointment_id: str, mobile: str, only: l
     )
     if only is not None:
         query = query.where(appointments.c.beneficiary_reference_id.in_(only))
-    return list((await conn.execute(query)).all())
+    # On PostgreSQL, lock the rows: a concurrent cancel or reschedule of the same appointment waits, then
+    # no longer sees them as booked, so seats are never given back twice. (SQLite writers are serialised.)
+    return list((await conn.execute(query.with_for_update(of=appointments))).all())
 
 
 @router.post("/appointment/cancel", status_code=204, response_class=Response)
@@ -125,15 +127,16 @@ async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
         rows = await _live(conn, body.appointment_id, mobile, list(body.beneficiariesToCancel))
         if not rows:
             raise ApiProblem(404, "APPOINTMENT_NOT_FOUND", "no live appointment with this id for these beneficiaries")
-        await conn.execute(
+        done = await conn.execute(
             appointments.update()
             .where(
                 appointments.c.appointment_id == body.appointment_id,
                 appointments.c.beneficiary_reference_id.in_([r.beneficiary_reference_id for r in rows]),
+                appointments.c.status == "booked",
             )
             .values(status="cancelled")
         )
-        await give_back(conn, rows[0].session_id, rows[0].dose, len(rows))
+        await give_back(conn, rows[0].session_id, rows[0].dose, done.rowcount)
     return Response(status_code=204)
 
 

@@ -105,7 +105,8 @@ async def confirm_otp(body: s.ConfirmOtp, st: State) -> Response:
     now = time.time()
     outcome: tuple[int, str, str] | None = None
     async with st.db.write() as conn:
-        row = (await conn.execute(sa.select(otp_txns).where(otp_txns.c.txn_id == body.txnId))).first()
+        # FOR UPDATE (PostgreSQL): two concurrent answers to one OTP cannot both use it.
+        row = (await conn.execute(sa.select(otp_txns).where(otp_txns.c.txn_id == body.txnId).with_for_update())).first()
         if row is None:
             raise ApiProblem(401, "OTP_UNKNOWN_TXN", "unknown txnId; ask for a new OTP")
         if row.state != "open":

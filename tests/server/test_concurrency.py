@@ -97,3 +97,19 @@ async def test_same_beneficiary_booked_twice_at_once_holds_one_seat(any_db: Srv)
     assert all(r.json()["errorCode"] == "APPOIN0041" for r in answers[:4] if r.status_code == 409)
     admin = (await srv.client.get("/api/v2/admin/sessions", headers=ADMIN_AUTH)).json()["sessions"]
     assert {s["session_id"]: s["booked"] for s in admin}[srv.alibag] == 3
+
+
+async def test_concurrent_cancels_give_the_seat_back_once(any_db: Srv) -> None:
+    srv = any_db
+    (auth, ref), *_ = await _people(srv, 1)
+    body = {"dose": 1, "session_id": srv.alibag, "slot": "10:30AM-11:30AM", "beneficiaries": [ref]}
+    appointment = (await srv.client.post("/api/v2/appointment/schedule", json=body, headers=auth)).json()[
+        "appointment_confirmation_no"
+    ]
+    cancel = {"appointment_id": appointment, "beneficiariesToCancel": [ref]}
+    answers = await asyncio.gather(
+        *[srv.client.post("/api/v2/appointment/cancel", json=cancel, headers=auth) for _ in range(6)]
+    )
+    assert sorted(r.status_code for r in answers) == [204] + [404] * 5
+    admin = (await srv.client.get("/api/v2/admin/sessions", headers=ADMIN_AUTH)).json()["sessions"]
+    assert {s["session_id"]: s["booked"] for s in admin}[srv.alibag] == 0

@@ -202,3 +202,17 @@ def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
         run = subprocess.run([str(VAXDRILL), "serve", *args], capture_output=True, text=True, timeout=60)
         assert run.returncode == 2, (args, run.stderr)
         assert words in run.stderr and "Traceback" not in run.stderr
+
+
+def test_workers_answer_without_nagle_delays(server: str) -> None:
+    """Worker sockets get TCP_NODELAY: without it each keep-alive answer waited ~40 ms for a delayed ACK."""
+    import statistics
+
+    with httpx.Client(base_url=server, timeout=5) as c:
+        c.get("/health")
+        times = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            assert c.get("/api/v2/admin/location/states").status_code == 200
+            times.append(time.perf_counter() - t0)
+    assert statistics.median(times) < 0.03, times
