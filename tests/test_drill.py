@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -115,3 +116,26 @@ def test_a_short_drill_end_to_end(tmp_path: Path) -> None:
     assert html.count("data:image/png;base64,") >= 3
     seen = check_page(out / "report.html")
     assert seen.ok and seen.images >= 3
+
+
+def test_loadtest_replays_the_simulated_day(tmp_path: Path) -> None:
+    """`loadtest --from-simulation`: the simulated day's arrival curve, as an open model, on loopback."""
+    out = tmp_path / "replay"
+    result = subprocess.run(
+        [sys.executable, "-m", "vaxdrill", "loadtest", str(RAIGAD), "--from-simulation", "--duration", "15s",
+         "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.returncode in (0, 99), result.stdout[-3000:] + result.stderr[-3000:]
+    curve = json.loads((out / "arrival_curve.json").read_text())
+    assert curve["schema"] == "vaxdrill.arrival_curve/1"
+    replayed = curve["replayed_points"]
+    assert replayed[-1][0] == pytest.approx(15.0)
+    assert max(rate for _, rate in replayed) == pytest.approx(8.0)  # the scenario's load.arrival_rate
+    replay = yaml.safe_load((out / "scenario-from-simulation.yaml").read_text())
+    assert replay["load"]["shape"] == "open" and len(replay["load"]["curve"]) == len(replayed)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "open"
+    # The open model scheduled about what the curve asks for: its integral over the run.
+    expected = sum((t1 - t0) * (r0 + r1) / 2 for (t0, r0), (t1, r1) in itertools.pairwise(replayed))
+    assert summary["open_model"]["scheduled"] == pytest.approx(expected, rel=0.35)
