@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vaxdrill validate scenarios/*.yaml
-	$(BIN)/vaxdrill simulate scenarios/raigad-2021-01-16.yaml
+	$(BIN)/vaxdrill drill scenarios/raigad-2021-01-16.yaml
 
 test: lint typecheck unit
 
