@@ -124,7 +124,6 @@ def test_capacity_with_timeline_gets_requests_per_second_and_percentiles(tmp_pat
             t = T0 + 1 + k * 10 + sec
             for j in range(rate):
                 rec.count("started", 1, t + j / rate)
-                rec.count("iterations", 1, t + j / rate)
                 for r in range(3):
                     rec.request("x", 10.0 * (k + 1), False, t + j / rate + r * 0.001)
     write_json(folder / "drill-raw.json", {"recorder": rec.to_json()})

@@ -221,8 +221,10 @@ def from_capacity(folder: Path) -> dict[str, Any]:
             rec = Recorder.from_json(raw["recorder"])
     per_journey = 1.0
     unit = "journeys/s"
-    if rec is not None and rec.counters.get("iterations", 0) > 0:
-        per_journey = rec.total().count / float(rec.counters["iterations"])
+    # Journeys the run started (open model: the gate's `started`; closed: `iterations`).
+    journeys = float(rec.counters.get("started", 0) or rec.counters.get("iterations", 0)) if rec else 0.0
+    if rec is not None and journeys > 0:
+        per_journey = rec.total().count / journeys
         unit = "requests/s"
     start = _ladder_start(rec) if rec is not None else None
     points: list[Point] = []
@@ -236,6 +238,9 @@ def from_capacity(folder: Path) -> dict[str, Any]:
             stat = rec.between(lo, start + (k + 1) * duration - rec.window)
             if stat.count:
                 p50, p99 = _ms(stat.percentile_ms(50)), _ms(stat.percentile_ms(99))
+                if p95 is not None and p50 is not None and p99 is not None:
+                    # Windows and the step's own hold differ by a little; keep p50 <= p95 <= p99.
+                    p50, p99 = min(p50, float(p95)), max(p99, float(p95))
         points.append(
             Point(
                 offered_rps=round(rate * per_journey, 4),
