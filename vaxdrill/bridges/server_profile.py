@@ -12,7 +12,7 @@ queues at the sites.
   :data:`MIN_REQUESTS` requests (and at most :data:`MAX_POINTS` bins); each bin is one point.
 - **Capacity** (``capacity.json``, with ``drill-raw.json`` when present): one point per held step.
   The step's rate is in journeys per second; it is turned into requests per second with the run's
-  requests per completed journey. Percentiles come from the timeline windows inside the step's hold
+  requests per started journey. p50 and p99 come from the timeline windows inside the step's hold
   period (steps run back to back from the first arrival), else the step's own p95 only.
 
 This module never imports Locust.
