@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import numpy as np
 
@@ -29,9 +30,18 @@ Z95 = 1.6448536269514722
 _BINS = 24 * 12 + 1
 
 
-@functools.cache
-def _profile(path: str) -> ServerProfile:
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, stamp: tuple[int, int]) -> ServerProfile:
     return read_profile(path)
+
+
+def _profile(path: str) -> ServerProfile:
+    """Read once per process and file version (a rewritten profile is read again)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return read_profile(path)  # raises ProfileError with the path
+    return _cached(path, (st.st_mtime_ns, st.st_size))
 
 
 def offered_load(server: Server, profile: ServerProfile, t: np.ndarray) -> np.ndarray:

@@ -124,7 +124,6 @@ def test_capacity_with_timeline_gets_requests_per_second_and_percentiles(tmp_pat
             t = T0 + 1 + k * 10 + sec
             for j in range(rate):
                 rec.count("started", 1, t + j / rate)
-                rec.count("iterations", 1, t + j / rate)
                 for r in range(3):
                     rec.request("x", 10.0 * (k + 1), False, t + j / rate + r * 0.001)
     write_json(folder / "drill-raw.json", {"recorder": rec.to_json()})
@@ -176,3 +175,41 @@ def test_read_profile_refuses_bad_files(tmp_path: Path) -> None:
         read_profile(bad)
     with pytest.raises(ProfileError, match="missing"):
         read_profile(tmp_path / "nope.json")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_profile_of_a_real_short_load_test(tmp_path: Path) -> None:
+    """A 10 s open-model run against the reference server with a 3 s outage: the outage's 503s stay out."""
+    from tests.conftest import ROOT
+
+    path = tmp_path / "real.yaml"
+    path.write_text(
+        """name: real-profile
+seed: 5
+sites:
+  - {name: Site A, district: Raigad, state: Maharashtra, pincode: "402201", booked: 100, opens: "10:00"}
+load:
+  shape: open
+  duration: 10s
+  arrival_rate: 15
+  compression: 120
+  mix: {citizen: 1, vaccinator: 0, slot_watcher: 2}
+  think_time: {citizen: "uniform(50ms, 150ms)"}
+  open: {max_users: 40}
+faults:
+  - {kind: outage, at: 4s, duration: 3s, routes: ["/api/v2/*"], mode: "503"}
+""",
+        encoding="utf-8",
+    )
+    run = tmp_path / "run"
+    res = subprocess.run([sys.executable, "-m", "vaxdrill", "loadtest", str(path), "--out", str(run)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=110, check=False)  # fmt: skip
+    assert (run / "drill-raw.json").exists(), res.stdout + res.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["faults"][0]["during"]["failures"] > 0
+    doc = build_profile(run)
+    assert doc["kind"] == "loadtest" and doc["points"]
+    assert sum(p["requests"] for p in doc["points"]) < summary["requests"]
+    assert all(p["failure_rate"] < 0.05 for p in doc["points"])  # the outage's 503s are left out
+    assert doc["day_load"][0]["clock"] == "10:01"  # window 0's middle: 10:00 + 0.5 s x 120

@@ -130,3 +130,14 @@ def test_scenario_errors_name_the_profile_field(tmp_path: Path) -> None:
     bad.write_text("name: x\nserver:\n  load: [{at: '10:00', rps: 1}, {at: '09:00', rps: 2}]\n")
     with pytest.raises(ScenarioError, match="must increase"):
         load_scenario(bad)
+
+
+def test_a_rewritten_profile_is_read_again(tmp_path: Path) -> None:
+    from simulation.serverload import server_load
+
+    sc = load_scenario(write_scenario(tmp_path, PAST_KNEE, load=150.0))
+    first = server_load(sc.server)
+    assert first is not None and math.exp(first.mu[0]) == pytest.approx(20.0)
+    write_scenario(tmp_path, MATCHING, load=150.0)  # same path, new points
+    again = server_load(sc.server)
+    assert again is not None and math.exp(again.mu[0]) * 1000 == pytest.approx(BASE_P50)

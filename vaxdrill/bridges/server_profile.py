@@ -12,7 +12,7 @@ queues at the sites.
   :data:`MIN_REQUESTS` requests (and at most :data:`MAX_POINTS` bins); each bin is one point.
 - **Capacity** (``capacity.json``, with ``drill-raw.json`` when present): one point per held step.
   The step's rate is in journeys per second; it is turned into requests per second with the run's
-  requests per completed journey. Percentiles come from the timeline windows inside the step's hold
+  requests per started journey. p50 and p99 come from the timeline windows inside the step's hold
   period (steps run back to back from the first arrival), else the step's own p95 only.
 
 This module never imports Locust.
@@ -221,8 +221,10 @@ def from_capacity(folder: Path) -> dict[str, Any]:
             rec = Recorder.from_json(raw["recorder"])
     per_journey = 1.0
     unit = "journeys/s"
-    if rec is not None and rec.counters.get("iterations", 0) > 0:
-        per_journey = rec.total().count / float(rec.counters["iterations"])
+    # Journeys the run started (open model: the gate's `started`; closed: `iterations`).
+    journeys = float(rec.counters.get("started", 0) or rec.counters.get("iterations", 0)) if rec else 0.0
+    if rec is not None and journeys > 0:
+        per_journey = rec.total().count / journeys
         unit = "requests/s"
     start = _ladder_start(rec) if rec is not None else None
     points: list[Point] = []
@@ -236,6 +238,9 @@ def from_capacity(folder: Path) -> dict[str, Any]:
             stat = rec.between(lo, start + (k + 1) * duration - rec.window)
             if stat.count:
                 p50, p99 = _ms(stat.percentile_ms(50)), _ms(stat.percentile_ms(99))
+                if p95 is not None and p50 is not None and p99 is not None:
+                    # Windows and the step's own hold differ by a little; keep p50 <= p95 <= p99.
+                    p50, p99 = min(p50, float(p95)), max(p99, float(p95))
         points.append(
             Point(
                 offered_rps=round(rate * per_journey, 4),
