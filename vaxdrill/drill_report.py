@@ -70,6 +70,30 @@ def _slo_value(value: float | None, unit: str) -> str:
     return f"{value:.2%}" if unit == "share" else f"{value:,.4g} {unit}".strip()
 
 
+def measured_change(assumed: dict[str, Any], measured: dict[str, Any]) -> str:
+    """One sentence: how much the measured server moves the planner's figures."""
+    changes = []
+    for name, node in assumed.get("policies", {}).items():
+        other = measured.get("policies", {}).get(name)
+        if other is None:
+            continue
+        changes.append((
+            other["vaccinated"]["mean"] - node["vaccinated"]["mean"],
+            _get(other, "wait_minutes.mean.mean") - _get(node, "wait_minutes.mean.mean"),
+            name,
+        ))  # fmt: skip
+    if not changes:
+        return "No policy was simulated on both servers."
+    vacc, wait, name = max(changes, key=lambda c: abs(c[0]) + abs(c[1]))
+    sentence = (
+        f"The largest change is under {name}: {vacc:+.1f} vaccinated and {wait:+.1f} min of mean wait "
+        "on the measured server."
+    )
+    if abs(vacc) < 1 and abs(wait) < 1:
+        sentence += " Outages and the vaccination bottleneck, not the server's latency, decide this day."
+    return sentence
+
+
 def _png(folder: Path, name: str) -> Path | None:
     path = folder / name
     return path if path.is_file() else None
@@ -150,6 +174,7 @@ def build_report(
              "mean wait (assumed)", "mean wait (measured)"],
             measured_rows(assumed, measured),
         )  # fmt: skip
+        report.paragraph(measured_change(assumed, measured))
         if measured.get("answer"):
             report.paragraph(f"On the measured server: {measured['answer']}")
 
