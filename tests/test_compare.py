@@ -75,3 +75,13 @@ def test_cli_prints_table_writes_json_and_fails_cleanly(tmp_path: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "not a results folder" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_capacity_runs_compare_their_knee(tmp_path: Path) -> None:
+    for name, knee in (("before", 35.0), ("after", 50.0)):
+        (tmp_path / name).mkdir()
+        doc = {"schema": "vaxdrill.capacity/1", "max_sustainable_rate": knee, "steps": [{"rate": 10.0}]}
+        (tmp_path / name / "capacity.json").write_text(json.dumps(doc))
+    rows = {row.metric: row for row in compare([read_run(tmp_path / "before"), read_run(tmp_path / "after")])}
+    assert rows["max_sustainable_rate"].change(1) == pytest.approx(15.0)
+    assert not any(metric.startswith("steps") for metric in rows)  # ladders differ run to run

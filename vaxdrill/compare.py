@@ -65,18 +65,20 @@ def flatten(data: Any, prefix: str = "", *, skip: frozenset[str] = frozenset()) 
 
 
 # Parts of a summary that identify the run rather than measure it, or that would swamp the table.
-_SKIP = frozenset({"schema", "seed", "replications", "sites", "series", "time_series", "history"})
+_SKIP = frozenset({"schema", "seed", "replications", "sites", "series", "time_series", "history", "steps"})
+# A run's figures: summary.json, or capacity.json for `vaxdrill capacity`.
+SUMMARY_FILES = ("summary.json", "capacity.json")
 
 
 def read_run(path: Path, *, include_sites: bool = False) -> RunSummary:
-    """Read ``path/summary.json`` (and the label from ``run.json``)."""
-    summary_path = path / "summary.json"
+    """Read the run's ``summary.json`` (or a capacity run's ``capacity.json``)."""
     if not path.is_dir():
         raise ResultsError(f"{path}: not a results folder")
+    summary_path = next((path / n for n in SUMMARY_FILES if (path / n).is_file()), path / SUMMARY_FILES[0])
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ResultsError(f"{summary_path}: no summary.json; is this a finished vaxdrill run?") from None
+        raise ResultsError(f"{path}: no summary.json nor capacity.json; is this a finished vaxdrill run?") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ResultsError(f"{summary_path}: cannot be read: {exc}") from None
     if not isinstance(summary, dict) or not isinstance(summary.get("schema"), str):
