@@ -74,3 +74,16 @@ class DrillUser(FastHttpUser):
                 STATE.cache["district_id"] = districts.body["districts"][0]["district_id"]
                 return STATE.cache["district_id"]
         return None
+
+    def find_sessions(self) -> list[dict[str, Any]]:
+        """Today's sessions in the scenario's district (``findByDistrict``), or [] when unavailable."""
+        district = self.district_id()
+        if district is None:
+            return []
+        ans = self.api(
+            "GET",
+            "/appointment/sessions/public/findByDistrict",
+            "findByDistrict",
+            params={"district_id": district, "date": today()},
+        )
+        return list((ans.body or {}).get("sessions", [])) if ans.ok else []

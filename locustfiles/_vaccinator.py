@@ -22,7 +22,7 @@ from locust.contrib.fasthttp import FastHttpSession
 
 from locustfiles._api import call
 from locustfiles._drill import STATE
-from locustfiles._users import DrillUser, today
+from locustfiles._users import DrillUser
 from vaxdrill.loadtest.retry import RetryBudget, parse_retry_after
 
 
@@ -122,16 +122,7 @@ class Vaccinator(DrillUser):
         return self.auth is not None
 
     def _load_sessions(self) -> list[dict[str, Any]]:
-        district = self.district_id()
-        if district is None:
-            return []
-        ans = self.api(
-            "GET",
-            "/appointment/sessions/public/findByDistrict",
-            "findByDistrict",
-            params={"district_id": district, "date": today()},
-        )
-        sessions = list((ans.body or {}).get("sessions", [])) if ans.ok else []
+        sessions = self.find_sessions()
         if sessions:
             STATE.cache["staff_sessions"] = sessions
         return sessions

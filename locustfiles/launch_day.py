@@ -138,22 +138,10 @@ class Citizen(DrillUser):
                 expected=(404,),
             )
 
-    def _sessions(self) -> list[dict[str, Any]]:
-        district = self.district_id()
-        if district is None:
-            return []
-        ans = self.api(
-            "GET",
-            "/appointment/sessions/public/findByDistrict",
-            "findByDistrict",
-            params={"district_id": district, "date": today()},
-        )
-        return list((ans.body or {}).get("sessions", [])) if ans.ok else []
-
     def _pick_session(self, seats: int, exclude: set[str] | None = None) -> dict[str, Any] | None:
         open_ = [
             s
-            for s in self._sessions()
+            for s in self.find_sessions()
             if int(s.get("available_capacity", 0)) >= seats and s["session_id"] not in (exclude or set())
         ]
         return open_[int(self.rng.integers(len(open_)))] if open_ else None

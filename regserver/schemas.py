@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Mobile = Annotated[str, StringConstraints(pattern=r"^[6-9][0-9]{9}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
@@ -14,6 +14,16 @@ BeneficiaryId = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 _SLOT = re.compile(r"^(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)-(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)$")
+
+
+def _slot(value: str) -> str:
+    if not _SLOT.match(value):
+        raise ValueError('expected a slot such as "09:00AM-11:00AM"')
+    return value
+
+
+Slot = Annotated[str, StringConstraints(max_length=20), AfterValidator(_slot)]
+"""An appointment slot as Co-WIN writes it: ``09:00AM-11:00AM``."""
 
 
 class Body(BaseModel):
@@ -145,17 +155,10 @@ class Centers(BaseModel):
 class Schedule(Body):
     dose: Literal[1, 2]
     session_id: SessionId
-    slot: Annotated[str, StringConstraints(max_length=20)]
+    slot: Slot
     beneficiaries: list[BeneficiaryId] = Field(min_length=1, max_length=4)
     center_id: int | None = None
     captcha: str | None = Field(None, max_length=20)
-
-    @field_validator("slot")
-    @classmethod
-    def _slot(cls, value: str) -> str:
-        if not _SLOT.match(value):
-            raise ValueError('expected a slot such as "09:00AM-11:00AM"')
-        return value
 
 
 class Confirmation(BaseModel):
@@ -170,14 +173,7 @@ class Cancel(Body):
 class Reschedule(Body):
     appointment_id: SessionId
     session_id: SessionId
-    slot: Annotated[str, StringConstraints(max_length=20)]
-
-    @field_validator("slot")
-    @classmethod
-    def _slot(cls, value: str) -> str:
-        if not _SLOT.match(value):
-            raise ValueError('expected a slot such as "09:00AM-11:00AM"')
-        return value
+    slot: Slot
 
 
 class DistrictCount(BaseModel):
