@@ -49,6 +49,17 @@ class Interval:
         return {"mean": round(self.mean, DIGITS), "ci95": [round(self.lo, DIGITS), round(self.hi, DIGITS)]}
 
 
+def format_interval(node: Any, share: bool = False) -> str:
+    """``{"mean": m, "ci95": [lo, hi]}`` as ``m [lo, hi]`` (whole numbers from 20 up; shares as %)."""
+    if not isinstance(node, dict) or "mean" not in node:
+        return "-"
+    mean, (lo, hi) = node["mean"], node["ci95"]
+    if share:
+        return f"{mean:.0%} [{lo:.0%}, {hi:.0%}]"
+    fmt = ".0f" if max(abs(mean), abs(hi)) >= 20 else ".1f"
+    return f"{mean:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
 def ci95(values: Sequence[float]) -> Interval:
     """Mean and 95% Student-t interval over replications (a single replication: a point)."""
     arr = np.asarray(values, dtype=float)

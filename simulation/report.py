@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from simulation.experiment import format_interval
 from simulation.outputs import PLOTS
 from vaxdrill.scenario.model import Scenario
 from vaxdrill.scenario.units import format_clock, format_duration
@@ -51,11 +52,8 @@ def _get(node: dict[str, Any], dotted: str) -> dict[str, Any] | None:
 def _cell(stat: dict[str, Any] | None, share: bool = False) -> str:
     if stat is None:
         return "<td class=n>-</td>"
-    mean, (lo, hi) = stat["mean"], stat["ci95"]
-    if share:
-        return f"<td class=n>{mean:.0%} <small>[{lo:.0%}, {hi:.0%}]</small></td>"
-    fmt = ".0f" if max(abs(mean), abs(hi)) >= 20 else ".1f"
-    return f"<td class=n>{mean:{fmt}} <small>[{lo:{fmt}}, {hi:{fmt}}]</small></td>"
+    mean, _, interval = format_interval(stat, share).partition(" ")
+    return f"<td class=n>{mean} <small>{interval}</small></td>"
 
 
 def _metrics(summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -15,13 +15,10 @@ from vaxdrill.htmlreport import Report
 from vaxdrill.scenario.model import Scenario
 
 
-def _stat(node: Any, digits: int = 0, share: bool = False) -> str:
-    if not isinstance(node, dict) or "mean" not in node:
-        return "-"
-    mean, (lo, hi) = node["mean"], node["ci95"]
-    if share:
-        return f"{mean:.0%} [{lo:.0%}, {hi:.0%}]"
-    return f"{mean:,.{digits}f} [{lo:,.{digits}f}, {hi:,.{digits}f}]"
+def _stat(node: Any, share: bool = False) -> str:
+    from simulation.experiment import format_interval
+
+    return format_interval(node, share)
 
 
 def _get(node: dict[str, Any], dotted: str) -> Any:
@@ -42,7 +39,7 @@ def policy_rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             _stat(node.get("vaccinated")),
             *[_stat(_get(node, f"vaccinated_by.{c}")) for c in checkpoints],
             _stat(node.get("attainment"), share=True),
-            _stat(_get(node, "wait_minutes.mean"), 1),
+            _stat(_get(node, "wait_minutes.mean")),
             _stat(node.get("turned_away")),
             _stat(node.get("doses_wasted")),
             _stat(node.get("paper_records")),
@@ -59,7 +56,7 @@ def measured_rows(assumed: dict[str, Any], measured: dict[str, Any]) -> list[lis
         rows.append([
             name,
             _stat(node.get("vaccinated")), _stat(other.get("vaccinated")),
-            _stat(_get(node, "wait_minutes.mean"), 1), _stat(_get(other, "wait_minutes.mean"), 1),
+            _stat(_get(node, "wait_minutes.mean")), _stat(_get(other, "wait_minutes.mean")),
         ])  # fmt: skip
     return rows
 

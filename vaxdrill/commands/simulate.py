@@ -31,13 +31,9 @@ class SimulationError(VaxdrillError):
 
 
 def _stat(node: dict[str, Any] | None, share: bool = False) -> str:
-    if not node:
-        return "-"
-    mean, (lo, hi) = node["mean"], node["ci95"]
-    if share:
-        return f"{mean:.0%} [{lo:.0%}, {hi:.0%}]"
-    fmt = ".0f" if max(abs(mean), abs(hi)) >= 20 else ".1f"
-    return f"{mean:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+    from simulation.experiment import format_interval
+
+    return format_interval(node, share)
 
 
 def simulate(
