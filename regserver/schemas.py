@@ -121,7 +121,9 @@ class SessionOut(BaseModel):
     slots: list[str]
 
 
-class SessionWithCenter(SessionOut):
+class CenterFields(BaseModel):
+    """A centre as Co-WIN describes it, alone (calendar) or beside each session (find)."""
+
     center_id: int
     name: str
     state_name: str
@@ -130,21 +132,17 @@ class SessionWithCenter(SessionOut):
     from_: str = Field(alias="from")
     to: str
     fee_type: str
+
+
+class SessionWithCenter(SessionOut, CenterFields):
+    pass
 
 
 class Sessions(BaseModel):
     sessions: list[SessionWithCenter]
 
 
-class CenterOut(BaseModel):
-    center_id: int
-    name: str
-    state_name: str
-    district_name: str
-    pincode: str
-    from_: str = Field(alias="from")
-    to: str
-    fee_type: str
+class CenterOut(CenterFields):
     sessions: list[SessionOut]
 
 

@@ -175,6 +175,14 @@ def _public(v: dict[str, Any] | Any) -> dict[str, Any]:
     return {**{k: get(k) for k in keys}, "source": get("source")}
 
 
+async def _registered(conn: AsyncConnection, beneficiary_reference_id: str) -> bool:
+    """Whether a beneficiary with this reference id exists."""
+    query = sa.select(beneficiaries.c.beneficiary_reference_id).where(
+        beneficiaries.c.beneficiary_reference_id == beneficiary_reference_id
+    )
+    return (await conn.execute(query)).first() is not None
+
+
 async def _session_for_record(conn: AsyncConnection, session_id: str) -> Any:
     return (
         await conn.execute(
@@ -203,14 +211,7 @@ async def _record_dose(db: Database, body: s.DoseRecord, who: tuple[int, str], k
             return 404, {"errorCode": "SESSION_NOT_FOUND", "error": f"no session {body.session_id}"}
         if session.center_id != who[0]:
             return 403, {"errorCode": "OTHER_CENTER", "error": "this session belongs to another centre"}
-        exists = (
-            await conn.execute(
-                sa.select(beneficiaries.c.beneficiary_reference_id).where(
-                    beneficiaries.c.beneficiary_reference_id == body.beneficiary_reference_id
-                )
-            )
-        ).first()
-        if exists is None:
+        if not await _registered(conn, body.beneficiary_reference_id):
             return 404, {
                 "errorCode": "BENEFICIARY_NOT_FOUND",
                 "error": f"no beneficiary {body.beneficiary_reference_id}",
@@ -324,14 +325,7 @@ async def _sync_one(conn: AsyncConnection, db: Database, raw: dict[str, Any], wh
         }
     if session.center_id != who[0]:
         return {"client_record_id": client_id, "status": "rejected", "reason": "session_id: belongs to another centre"}
-    person = (
-        await conn.execute(
-            sa.select(beneficiaries.c.beneficiary_reference_id).where(
-                beneficiaries.c.beneficiary_reference_id == record.beneficiary_reference_id
-            )
-        )
-    ).first()
-    if person is None:
+    if not await _registered(conn, record.beneficiary_reference_id):
         return {
             "client_record_id": client_id,
             "status": "rejected",
