@@ -42,7 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from regserver.live import free_port, live_server  # noqa: E402
+from vaxdrill.loadtest.live import free_port, live_server  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -203,7 +203,7 @@ async def booking_data(db_url: str, folder: Path, people: int, files: int) -> li
     from regserver.db import Database, beneficiaries, sessions, settings
     from regserver.security import TokenSigner
     from regserver.seed import session_id_for
-    from vaxdrill.scenario import load_scenario
+    from vaxdrill.core.scenario import load_scenario
 
     scenario = load_scenario(SCENARIO)
     session = session_id_for(scenario, "DGH Alibag")

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulation.experiment import run_replications
 from simulation.model import run_replication
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario.model import Scenario
 
 
 def national(sites: int) -> Scenario:

@@ -15,8 +15,8 @@ from typing import Any
 import gevent
 import numpy as np
 
+from vaxdrill.core.scenario.load import RetryPolicy
 from vaxdrill.loadtest.retry import RetryBudget, full_jitter, parse_retry_after, retryable
-from vaxdrill.scenario.load import RetryPolicy
 
 PREFIX = "/api/v2"
 

@@ -35,12 +35,12 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.recorder import Recorder
 from vaxdrill.loadtest.testdata import IdentityPool
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.load import LoadProfile
-from vaxdrill.scenario.model import Scenario
 
 log = logging.getLogger("vaxdrill")
 

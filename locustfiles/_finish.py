@@ -22,9 +22,9 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from locustfiles._drill import DRAIN_WAIT_S, STATE, admin_session, log
+from vaxdrill.core.results import write_json
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.integrity import LedgerEntry, check
-from vaxdrill.results import write_json
 
 
 def drain() -> dict[str, Any]:
@@ -120,7 +120,7 @@ def _quitting(environment: Environment, **_: Any) -> None:
         write_json(
             STATE.out / "drill-raw.json",
             {
-                "schema": "vaxdrill.drill-raw/1",
+                "schema": "vaxdrill.cli.drill-raw/1",
                 "mode": STATE.mode,
                 "shape": STATE.load.shape,
                 "host": STATE.host,

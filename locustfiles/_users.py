@@ -12,8 +12,8 @@ from locust import FastHttpUser
 
 from locustfiles._api import Answer, call
 from locustfiles._drill import STATE
+from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.loadtest.retry import RetryBudget
-from vaxdrill.scenario.distributions import Distribution
 
 
 def today() -> str:

@@ -45,7 +45,7 @@ elif _SHAPE == "open":
 
 from locustfiles._users import DrillUser, today  # noqa: E402
 from locustfiles._vaccinator import Vaccinator as Vaccinator  # noqa: E402
-from vaxdrill.otp import drill_otp, otp_hash  # noqa: E402
+from vaxdrill.core.otp import drill_otp, otp_hash  # noqa: E402
 
 __all__ = ["Citizen", "SlotWatcher", "Vaccinator"]
 

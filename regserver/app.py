@@ -25,8 +25,8 @@ from regserver.security import TokenSigner
 from regserver.seed import SeedSummary, seed
 from regserver.sms import OutboxGateway
 from regserver.state import ServerState, TtlCache
-from vaxdrill.scenario.load import Fault
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario.load import Fault
+from vaxdrill.core.scenario.model import Scenario
 
 
 async def signing_key(db: Database) -> bytes:

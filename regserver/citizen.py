@@ -23,7 +23,7 @@ from regserver.db import appointments, beneficiaries, centers, districts, otp_tx
 from regserver.errors import ERROR_RESPONSES, ApiProblem
 from regserver.security import mask_mobile
 from regserver.state import Citizen, State
-from vaxdrill.otp import drill_otp, otp_hash
+from vaxdrill.core.otp import drill_otp, otp_hash
 
 log = logging.getLogger("regserver")
 router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from regserver.db import Database, appointments, beneficiaries, centers, districts, sessions, states
 from regserver.security import TokenSigner
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario.model import Scenario
 
 NAMESPACE = uuid.UUID("6f1d7c1e-3b7a-4f38-9a55-7d1c0e0a2b11")
 FREE_SHARE = 0.2

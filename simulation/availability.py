@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from vaxdrill.scenario.sites import FailureProcess, OutageWindow
+from vaxdrill.core.scenario.sites import FailureProcess, OutageWindow
 
 UP, DEGRADED, DOWN = 0, 1, 2
 STATE_NAMES = ("up", "degraded", "down")

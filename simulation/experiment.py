@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from simulation.model import ReplicationResult, policies_of, run_replication
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.units import format_clock
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.units import format_clock
 
 SCHEMA = "vaxdrill.simulation/1"
 PAIRED_METRICS = (

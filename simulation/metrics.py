@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from simulation.availability import HORIZON
 from simulation.site import SiteModel
-from vaxdrill.scenario.units import format_clock
+from vaxdrill.core.scenario.units import format_clock
 
 Metrics = dict[str, float]
 STATIONS = ("entry", "verification", "vaccination", "recording")

@@ -20,8 +20,8 @@ from simulation.policies import switches
 from simulation.serverload import ServerLoad, server_load
 from simulation.site import SiteModel
 from simulation.streams import streams
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.policies import Policy, Wait
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.policies import Policy, Wait
 
 
 @dataclass

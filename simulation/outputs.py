@@ -27,8 +27,8 @@ from scipy import stats
 from simulation.experiment import ci95
 from simulation.metrics import GRID, STATIONS, WAIT_BINS
 from simulation.model import ReplicationResult
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.units import format_clock
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.units import format_clock
 
 SERIES = ("vaccinated", "waiting", "backlog", "requests")
 PLOTS = ("cumulative_vaccinated.png", "waiting_times.png", "backlog.png", "utilisation.png")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.availability import DOWN, Timeline
-from vaxdrill.scenario.distributions import Distribution
-from vaxdrill.scenario.sites import Site
-from vaxdrill.scenario.system import Sms
+from vaxdrill.core.scenario.distributions import Distribution
+from vaxdrill.core.scenario.sites import Site
+from vaxdrill.core.scenario.system import Sms
 
 RETRY_DRAWS = 64
 """Latencies drawn per site for retried attempts (used round-robin)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from simulation.availability import Timeline
-from vaxdrill.scenario.policies import OfflineAfter, OfflineAt, OfflineFirst, OfflineWhenQueue, Policy, Wait
+from vaxdrill.core.scenario.policies import OfflineAfter, OfflineAt, OfflineFirst, OfflineWhenQueue, Policy, Wait
 
 Switch = tuple[float, bool]
 

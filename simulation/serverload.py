@@ -22,8 +22,8 @@ import os
 
 import numpy as np
 
-from vaxdrill.bridges.server_profile import ServerProfile, read_profile
-from vaxdrill.scenario.system import Server
+from vaxdrill.core.profile import ServerProfile, read_profile
+from vaxdrill.core.scenario.system import Server
 
 BIN = 300.0
 Z95 = 1.6448536269514722

@@ -42,9 +42,9 @@ from simulation.policies import Switch
 from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
 from simulation.vials import VialStock
-from vaxdrill.scenario.policies import OfflineWhenQueue, Policy, Wait
-from vaxdrill.scenario.sites import Site
-from vaxdrill.scenario.system import Server
+from vaxdrill.core.scenario.policies import OfflineWhenQueue, Policy, Wait
+from vaxdrill.core.scenario.sites import Site
+from vaxdrill.core.scenario.system import Server
 
 Proc = Generator[simpy.Event, Any, Any]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import simpy
 
-from vaxdrill.scenario.sites import Station
+from vaxdrill.core.scenario.sites import Station
 
 
 class Staff:

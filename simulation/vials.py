@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from vaxdrill.scenario.sites import Vials
+from vaxdrill.core.scenario.sites import Vials
 
 
 class VialStock:

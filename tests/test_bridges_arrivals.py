@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vaxdrill.bridges.arrivals import SCHEMA, ArrivalCurveError, arrival_curve, write_arrival_curve
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario.model import Scenario
 
 
 def scenario(**load: object) -> Scenario:

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vaxdrill.bridges.server_profile import ProfileError, build_profile, read_profile
-from vaxdrill.cli import _register_commands, app
+from vaxdrill.cli.app import _register_commands, app
+from vaxdrill.core.results import write_json
 from vaxdrill.loadtest.recorder import Recorder
-from vaxdrill.results import write_json
 
 T0 = 1_000_000.0
 
@@ -51,7 +51,7 @@ def loadtest_folder(tmp: Path, fault: tuple[float, float] | None = (20.0, 5.0)) 
     faults = []
     if fault is not None:
         faults = [{"kind": "outage", "applied_at_s": fault[0], "duration_s": fault[1], "time_to_recover_s": 2.0}]
-    write_json(folder / "drill-raw.json", {"schema": "vaxdrill.drill-raw/1", "recorder": rec.to_json()})
+    write_json(folder / "drill-raw.json", {"schema": "vaxdrill.cli.drill-raw/1", "recorder": rec.to_json()})
     write_json(folder / "summary.json", {"schema": "vaxdrill.loadtest/1", "faults": faults})
     write_json(folder / "run.json", {"schema": "vaxdrill.run/1", "scenario": _scenario()})
     return folder

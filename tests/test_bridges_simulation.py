@@ -13,10 +13,10 @@ import yaml
 from simulation.model import run_replication
 from simulation.serverload import ServerLoad
 from vaxdrill.bridges.server_profile import SCHEMA, read_profile
-from vaxdrill.errors import ScenarioError
-from vaxdrill.results import write_json
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.system import Server
+from vaxdrill.core.errors import ScenarioError
+from vaxdrill.core.results import write_json
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.system import Server
 
 # lognormal(2s, 1s) (mean, sd): sigma^2 = ln(1 + 1/4), mu = ln 2 - sigma^2 / 2
 SIGMA = math.sqrt(math.log(1.25))

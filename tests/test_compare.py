@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from vaxdrill.compare import compare, flatten, read_run
-from vaxdrill.errors import ResultsError
+from vaxdrill.core.errors import ResultsError
+from vaxdrill.report.compare import compare, flatten, read_run
 
 
 def _sim_run(folder: Path, vaccinated: float, wait: float) -> Path:

@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SCENARIOS
-from vaxdrill.browser import BrowserUnavailable, check_page, find_browser
-from vaxdrill.drill import measured_scenario
-from vaxdrill.drill_report import build_report, engineer_verdict
-from vaxdrill.htmlreport import Report
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.cli.browser import BrowserUnavailable, check_page, find_browser
+from vaxdrill.cli.drill import measured_scenario
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.report.drill import build_report, engineer_verdict
+from vaxdrill.report.html import Report
 
 RAIGAD = SCENARIOS / "raigad-2021-01-16.yaml"
 
@@ -108,7 +108,7 @@ def test_a_short_drill_end_to_end(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     assert "report checked in headless Chromium" in result.stdout and "no console error" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["schema"] == "vaxdrill.drill/1"
+    assert summary["schema"] == "vaxdrill.cli.drill/1"
     assert summary["integrity"]["passed"] and summary["integrity"]["lost"] == 0
     assert [p["name"] for p in summary["phases"]] == ["simulation", "loadtest", "profile", "simulation-measured"]
     html = (out / "report.html").read_text()

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from vaxdrill.core.scenario.load import Fault, LaunchDayPlan, RetryPolicy, Slo, StepPlan
 from vaxdrill.loadtest.capacity import CapacitySearch, StepResult, fit_usl, usl
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.integrity import LedgerEntry, check
@@ -17,7 +18,6 @@ from vaxdrill.loadtest.shapes import ArrivalClock, ladder, launch_day_users, ste
 from vaxdrill.loadtest.slo import EXIT_ABORTED, EXIT_INTEGRITY, EXIT_OK, EXIT_SLO, BreachTracker, evaluate
 from vaxdrill.loadtest.summary import cpu_saturation, exit_code
 from vaxdrill.loadtest.testdata import IdentityPool
-from vaxdrill.scenario.load import Fault, LaunchDayPlan, RetryPolicy, Slo, StepPlan
 
 
 def test_merged_histograms_equal_one_histogram_and_keep_three_digits() -> None:

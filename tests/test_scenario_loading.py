@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SCENARIOS
-from vaxdrill.cli import scenario_json_schema
-from vaxdrill.errors import ScenarioError
-from vaxdrill.scenario import load_scenario
+from vaxdrill.cli.app import scenario_json_schema
+from vaxdrill.core.errors import ScenarioError
+from vaxdrill.core.scenario import load_scenario
 
 WriteYaml = Callable[..., Path]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from simulation.experiment import ci95, run_replications
 from tests.conftest import ROOT, SCENARIOS
-from vaxdrill.scenario import load_scenario
+from vaxdrill.core.scenario import load_scenario
 
 SMALL = """
 name: small-district

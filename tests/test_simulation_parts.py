@@ -11,9 +11,9 @@ from simulation.availability import DEGRADED, DOWN, UP, Timeline, alternating
 from simulation.model import realise
 from simulation.policies import switches
 from simulation.streams import stream
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.policies import OfflineAfter, OfflineAt, OfflineFirst, Wait
-from vaxdrill.scenario.sites import FailureProcess
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.policies import OfflineAfter, OfflineAt, OfflineFirst, Wait
+from vaxdrill.core.scenario.sites import FailureProcess
 
 H = 3600.0
 

@@ -9,7 +9,7 @@ import pytest
 from simulation.experiment import ci95, run_replications
 from simulation.model import realise, simulate_policy
 from tests.conftest import SCENARIOS
-from vaxdrill.scenario import Scenario, load_scenario
+from vaxdrill.core.scenario import Scenario, load_scenario
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vaxdrill.scenario.distributions import Distribution
-from vaxdrill.scenario.units import format_clock, format_duration, parse_clock, parse_duration, parse_share
+from vaxdrill.core.scenario.distributions import Distribution
+from vaxdrill.core.scenario.units import format_clock, format_duration, parse_clock, parse_duration, parse_share
 
 
 @pytest.mark.parametrize(

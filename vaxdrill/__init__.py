@@ -1,10 +1,10 @@
-"""vaxdrill: load-testing and resilience simulation for a vaccination programme's launch day."""
+"""vaxdrill: load-testing and resilience simulation for a vaccination programme's launch day.
 
-from importlib.metadata import PackageNotFoundError, version
+The package is layered (README "Architecture"): ``vaxdrill.core`` at the bottom, then the engines
+(``simulation``, ``regserver``, ``vaxdrill.loadtest``), then the glue (``locustfiles``,
+``vaxdrill.bridges``, ``vaxdrill.report``), then ``vaxdrill.cli``. This module imports none of them.
+"""
 
-try:
-    __version__ = version("vaxdrill")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0.0.0+unknown"
+from vaxdrill.core.version import __version__
 
 __all__ = ["__version__"]

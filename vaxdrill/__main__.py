@@ -1,4 +1,4 @@
-from vaxdrill.cli import main
+from vaxdrill.cli.app import main
 
 if __name__ == "__main__":  # not when a worker process re-imports the main module
     main()

@@ -17,9 +17,9 @@ from regserver.app import create_app, prepare
 from regserver.config import ServerConfig
 from regserver.guard import Guard
 from regserver.seed import session_id_for
-from vaxdrill.otp import drill_otp, otp_hash
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.otp import drill_otp, otp_hash
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.model import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 RAIGAD = ROOT / "scenarios" / "raigad-2021-01-16.yaml"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.server.conftest import DRILL, Srv, config_for, start, today
-from vaxdrill.otp import drill_otp, otp_hash
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.otp import drill_otp, otp_hash
+from vaxdrill.core.scenario.model import Scenario
 
 pytestmark = pytest.mark.asyncio
 

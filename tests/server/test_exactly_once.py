@@ -23,8 +23,8 @@ from regserver.db import beneficiaries
 from regserver.guard import Guard
 from regserver.seed import session_id_for
 from tests.server.conftest import ADMIN_AUTH, config_for
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.model import Scenario
 
 RAIGAD = Path(__file__).resolve().parents[2] / "scenarios" / "raigad-2021-01-16.yaml"
 _serial = itertools.count(1)

@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from regserver.app import create_app
-from regserver.live import live_server
 from tests.server.conftest import ADMIN, DRILL, RAIGAD, config_for
-from vaxdrill.otp import drill_otp, otp_hash
+from vaxdrill.core.otp import drill_otp, otp_hash
+from vaxdrill.loadtest.live import live_server
 
 schema = schemathesis.openapi.from_dict(create_app(config_for("sqlite:///unused.db")).openapi())
 

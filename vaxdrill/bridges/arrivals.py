@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from vaxdrill.errors import VaxdrillError
-from vaxdrill.results import write_json
-from vaxdrill.scenario.load import LoadProfile
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.units import format_clock
+from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.results import write_json
+from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.units import format_clock
 
 SCHEMA = "vaxdrill.arrival_curve/1"
 FILE = "arrival_curve.json"

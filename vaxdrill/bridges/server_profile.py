@@ -20,52 +20,33 @@ This module never imports Locust.
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.errors import VaxdrillError
+from vaxdrill.core.profile import (
+    FILE,
+    SCHEMA,
+    Point,
+    ProfileError,
+    ServerProfile,
+    parse_profile,
+    read_json_object,
+    read_profile,
+)
+from vaxdrill.core.scenario.load import Slo
+from vaxdrill.core.scenario.units import format_clock
 from vaxdrill.loadtest.recorder import HistStat, Recorder
-from vaxdrill.scenario.load import Slo
-from vaxdrill.scenario.units import format_clock
 
-SCHEMA = "vaxdrill.server_profile/1"
 MIN_REQUESTS = 200
 """Fewest requests behind one load-test point (its percentiles need them)."""
 MAX_POINTS = 12
-FILE = "server_profile.json"
 
-
-class ProfileError(VaxdrillError):
-    """A run folder cannot be turned into a profile, or a profile file is not valid."""
-
-
-@dataclass(frozen=True)
-class Point:
-    """Behaviour at one offered load. Rates in requests per second, latencies in milliseconds."""
-
-    offered_rps: float
-    throughput_rps: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    failure_rate: float
-    requests: int
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot be read as JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: expected a JSON object")
-    return data
+__all__ = [
+    "FILE", "SCHEMA", "Point", "ProfileError", "ServerProfile", "build_profile", "from_capacity", "from_loadtest",
+    "parse_profile", "read_profile",
+]  # fmt: skip
 
 
 def _ms(value: float) -> float | None:
@@ -128,9 +109,9 @@ def _knee(points: list[Point], ok: list[bool | None]) -> float | None:
 
 def from_loadtest(folder: Path) -> dict[str, Any]:
     """Profile of a ``vaxdrill loadtest`` folder (fault windows excluded, load bins)."""
-    summary = _read_json(folder / "summary.json")
-    raw = _read_json(folder / "drill-raw.json")
-    run = _read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+    summary = read_json_object(folder / "summary.json")
+    raw = read_json_object(folder / "drill-raw.json")
+    run = read_json_object(folder / "run.json") if (folder / "run.json").exists() else {}
     if "recorder" not in raw:
         raise ProfileError(f"{folder / 'drill-raw.json'}: has no `recorder` timeline")
     rec = Recorder.from_json(raw["recorder"])
@@ -183,7 +164,7 @@ def from_loadtest(folder: Path) -> dict[str, Any]:
 
 def _day_load(rec: Recorder, scenario: dict[str, Any]) -> list[dict[str, Any]] | None:
     """Load-test second t -> clock ``first opening + t * compression``, with that window's rps."""
-    from vaxdrill.scenario.model import Scenario
+    from vaxdrill.core.scenario.model import Scenario
 
     try:
         sc = Scenario.model_validate(scenario)
@@ -207,7 +188,7 @@ def _day_load(rec: Recorder, scenario: dict[str, Any]) -> list[dict[str, Any]] |
 
 def from_capacity(folder: Path) -> dict[str, Any]:
     """Profile of a ``vaxdrill capacity`` folder: one point per held step."""
-    cap = _read_json(folder / "capacity.json")
+    cap = read_json_object(folder / "capacity.json")
     steps = cap.get("steps")
     if not isinstance(steps, list) or not steps:
         raise ProfileError(f"{folder / 'capacity.json'}: has no `steps`")
@@ -216,7 +197,7 @@ def from_capacity(folder: Path) -> dict[str, Any]:
     hold = max(duration - warmup, 1e-9)
     rec: Recorder | None = None
     if (folder / "drill-raw.json").exists():
-        raw = _read_json(folder / "drill-raw.json")
+        raw = read_json_object(folder / "drill-raw.json")
         if "recorder" in raw:
             rec = Recorder.from_json(raw["recorder"])
     per_journey = 1.0
@@ -282,7 +263,7 @@ def build_profile(folder: str | Path) -> dict[str, Any]:
     if (folder / "capacity.json").exists():
         return from_capacity(folder)
     if (folder / "summary.json").exists():
-        summary = _read_json(folder / "summary.json")
+        summary = read_json_object(folder / "summary.json")
         if str(summary.get("schema", "")).startswith("vaxdrill.loadtest/"):
             if not (folder / "drill-raw.json").exists():
                 raise ProfileError(f"{folder}: a load-test folder without drill-raw.json (the full timeline)")
@@ -291,67 +272,3 @@ def build_profile(folder: str | Path) -> dict[str, Any]:
             f"{folder / 'summary.json'}: schema {summary.get('schema')!r} is neither a load test nor a capacity run"
         )
     raise ProfileError(f"{folder}: neither a load-test folder (summary.json) nor a capacity folder (capacity.json)")
-
-
-# -- reading, for the simulation --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ServerProfile:
-    """A validated profile: points sorted by offered load, each with p50, p95 and failure rate."""
-
-    points: tuple[Point, ...]
-    knee_rps: float | None
-    day_load: tuple[tuple[float, float], ...]  # (clock seconds, rps), sorted
-    source: str
-
-
-def parse_profile(data: Any, where: str) -> ServerProfile:
-    """Validate a profile document; :class:`ProfileError` says what is wrong."""
-    from vaxdrill.scenario.units import parse_clock
-
-    if not isinstance(data, dict):
-        raise ProfileError(f"{where}: expected a JSON object")
-    if data.get("schema") != SCHEMA:
-        raise ProfileError(f"{where}: schema is {data.get('schema')!r}, expected {SCHEMA!r}")
-    raw = data.get("points")
-    if not isinstance(raw, list) or not raw:
-        raise ProfileError(f"{where}: `points` must be a non-empty list")
-    points = []
-    for i, p in enumerate(raw):
-        try:
-            point = Point(**{k: p[k] for k in Point.__dataclass_fields__})
-            ok = (
-                point.p50_ms is not None
-                and point.p95_ms is not None
-                and 0 < point.p50_ms <= point.p95_ms
-                and 0.0 <= point.failure_rate <= 1.0
-                and point.offered_rps >= 0
-            )
-        except (KeyError, TypeError) as exc:
-            raise ProfileError(f"{where}: points[{i}]: missing or bad field {exc}") from None
-        if not ok:
-            raise ProfileError(
-                f"{where}: points[{i}]: needs 0 < p50_ms <= p95_ms, 0 <= failure_rate <= 1, offered_rps >= 0"
-            )
-        points.append(point)
-    if any(b.offered_rps < a.offered_rps for a, b in itertools.pairwise(points)):
-        raise ProfileError(f"{where}: `points` must be sorted by offered_rps")
-    knee = data.get("knee_rps")
-    day: list[tuple[float, float]] = []
-    for i, d in enumerate(data.get("day_load") or []):
-        try:
-            day.append((parse_clock(d["clock"]), float(d["rps"])))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProfileError(f"{where}: day_load[{i}]: {exc}") from None
-    day.sort()
-    return ServerProfile(
-        points=tuple(points),
-        knee_rps=None if knee is None else float(knee),
-        day_load=tuple(day),
-        source=str(data.get("source", "")),
-    )
-
-
-def read_profile(path: str | Path) -> ServerProfile:
-    """Read and validate ``server_profile.json``."""
-    path = Path(path)
-    return parse_profile(_read_json(path), str(path))

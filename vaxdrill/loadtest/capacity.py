@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from vaxdrill.scenario.load import StepPlan
-from vaxdrill.scenario.units import format_duration
+from vaxdrill.core.scenario.load import StepPlan
+from vaxdrill.core.scenario.units import format_duration
 
 LITTLE_TOLERANCE = 0.2  # relative disagreement above which a step's measurements are suspect
 

@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from vaxdrill.core.scenario.load import Fault
 from vaxdrill.loadtest.recorder import HistStat, Recorder
-from vaxdrill.scenario.load import Fault
 
 BEFORE_S = 10.0
 

@@ -4,7 +4,7 @@ Locust monkey-patches the standard library with gevent, so it always runs as its
 (``python -m locust``); this module only starts and watches processes and never imports it.
 
 Errors: :class:`LoopbackError` (exit 2) for a ``--host`` that is not a loopback address;
-:class:`~vaxdrill.errors.RunError` (exit 3) when the server or Locust fails to start or finish.
+:class:`~vaxdrill.core.errors.RunError` (exit 3) when the server or Locust fails to start or finish.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from vaxdrill.errors import RunError, VaxdrillError
+from vaxdrill.core.errors import RunError, VaxdrillError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"

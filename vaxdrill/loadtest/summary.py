@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.recorder import HistStat, Recorder
-from vaxdrill.scenario.model import Scenario
 
 SCHEMA = "vaxdrill.loadtest/1"
 CPU_SATURATED = 90.0  # Locust warns above 90% CPU; so do we

@@ -10,10 +10,10 @@ import itertools
 
 from pydantic import Field, model_validator
 
-from vaxdrill.scenario.base import Strict
-from vaxdrill.scenario.distributions import Dist, Distribution
-from vaxdrill.scenario.sites import FailureProcess, OutageWindow
-from vaxdrill.scenario.units import ClockTime, Duration, Share
+from vaxdrill.core.scenario.base import Strict
+from vaxdrill.core.scenario.distributions import Dist, Distribution
+from vaxdrill.core.scenario.sites import FailureProcess, OutageWindow
+from vaxdrill.core.scenario.units import ClockTime, Duration, Share
 
 
 class LoadPoint(Strict):

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, WithJsonSchema, model_serializer, model_validator
 
-from vaxdrill.scenario.units import Duration, format_duration, parse_duration
+from vaxdrill.core.scenario.units import Duration, format_duration, parse_duration
 
 Kind = Literal["constant", "exponential", "normal", "lognormal", "triangular", "uniform", "empirical"]
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vaxdrill.compare import Figure, compare, read_run, to_json
+from vaxdrill.report.compare import Figure, compare, read_run, to_json
 
 
 def _cell(fig: Figure | None) -> str:

@@ -22,9 +22,9 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
-from vaxdrill.errors import RunError, VaxdrillError
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.load import Fault
+from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.load import Fault
 
 out = Console(stderr=True, soft_wrap=True)
 

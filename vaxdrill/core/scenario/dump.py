@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario.model import Scenario
 
 
 def dump_scenario(scenario: Scenario, target: Path, comment: str) -> Path:

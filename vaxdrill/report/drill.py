@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.htmlreport import Report
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.report.html import Report
 
 
 def _stat(node: Any, share: bool = False) -> str:

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vaxdrill.commands.loadtest import SlosFailed, load_for_run, out, read_raw, run_locust, target
+from vaxdrill.cli.commands.loadtest import SlosFailed, load_for_run, out, read_raw, run_locust, target
+from vaxdrill.core.results import RunFolder, write_json
+from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.units import format_duration
 from vaxdrill.loadtest.procs import LocustRun, ProcessFailed, require_loopback
-from vaxdrill.results import RunFolder, write_json
-from vaxdrill.scenario.load import LoadProfile
-from vaxdrill.scenario.units import format_duration
 
 
 def register(app: typer.Typer) -> None:

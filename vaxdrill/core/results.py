@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaxdrill import __version__
-from vaxdrill.errors import ResultsError
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.errors import ResultsError
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.version import __version__
 
 DEFAULT_ROOT = Path("results")
 

@@ -10,7 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.commands import capacity, compare, drill, loadtest, profile, serve, simulate
+    from vaxdrill.cli.commands import capacity, compare, drill, loadtest, profile, serve, simulate
 
     simulate.register(app)
     serve.register(app)

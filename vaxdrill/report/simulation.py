@@ -14,8 +14,8 @@ from typing import Any
 
 from simulation.experiment import format_interval
 from simulation.outputs import PLOTS
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.units import format_clock, format_duration
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.units import format_clock, format_duration
 
 MAIN = (
     ("vaccinated", "vaccinated"),

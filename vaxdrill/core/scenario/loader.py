@@ -17,9 +17,9 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from vaxdrill.errors import Problem, ScenarioError
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.sites import Site
+from vaxdrill.core.errors import Problem, ScenarioError
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.sites import Site
 
 Loc = tuple[str | int, ...]
 _RULES = {"wait", "offline_after", "offline_at", "offline_first", "offline_when_queue"}
@@ -265,7 +265,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def _with_profile(scenario: Scenario, path: Path, shown: str, lines: dict[Loc, int]) -> Scenario:
     """Resolve ``server.profile`` against the scenario's folder and check it is a valid profile."""
-    from vaxdrill.bridges.server_profile import ProfileError, read_profile
+    from vaxdrill.core.profile import ProfileError, read_profile
 
     server = scenario.server
     assert server.profile is not None

@@ -17,13 +17,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vaxdrill import __version__
-from vaxdrill.drill import FINDINGS, Phase, check, measured_scenario, read_json, run_phase
-from vaxdrill.drill_report import build_report, engineer_verdict
-from vaxdrill.errors import RunError, VaxdrillError
+from vaxdrill.cli.drill import FINDINGS, Phase, check, measured_scenario, read_json, run_phase
+from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.results import RunFolder, write_json
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.version import __version__
 from vaxdrill.loadtest.slo import EXIT_INTEGRITY
-from vaxdrill.results import RunFolder, write_json
-from vaxdrill.scenario import load_scenario
+from vaxdrill.report.drill import build_report, engineer_verdict
 
 out = Console(soft_wrap=True)
 
@@ -111,7 +111,7 @@ def drill(
     ]
     report = build_report(scenario, folder, assumed, load, profile, measured, facts)
     summary = {
-        "schema": "vaxdrill.drill/1",
+        "schema": "vaxdrill.cli.drill/1",
         "scenario": scenario.name,
         "seed": root,
         "planner": assumed.get("answer") if assumed else None,
@@ -139,7 +139,7 @@ def drill(
 
 
 def _check_in_browser(report: Path, screenshot: Path) -> None:
-    from vaxdrill.browser import BrowserUnavailable, check_page
+    from vaxdrill.cli.browser import BrowserUnavailable, check_page
 
     try:
         seen = check_page(report, screenshot)

@@ -1,7 +1,7 @@
 """The ``vaxdrill`` command line.
 
-Each subcommand lives in ``vaxdrill/commands/``; this module builds the app and turns every
-:class:`~vaxdrill.errors.VaxdrillError` into a message and its exit code, never a traceback.
+Each subcommand lives in ``vaxdrill/cli/commands/``; this module builds the app and turns every
+:class:`~vaxdrill.core.errors.VaxdrillError` into a message and its exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vaxdrill import __version__
-from vaxdrill.errors import ScenarioError, VaxdrillError
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.model import Scenario
+from vaxdrill.core.errors import ScenarioError, VaxdrillError
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.version import __version__
 
 app = typer.Typer(
     name="vaxdrill",
@@ -92,7 +92,7 @@ def scenario_json_schema() -> dict[str, object]:
 
 def _register_commands() -> None:
     """Subcommands that exist only once they work (see README)."""
-    from vaxdrill.commands import register
+    from vaxdrill.cli.commands import register
 
     register(app)
 

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vaxdrill.scenario.base import Strict
-from vaxdrill.scenario.distributions import Dist, Distribution
-from vaxdrill.scenario.units import Duration, Share
+from vaxdrill.core.scenario.base import Strict
+from vaxdrill.core.scenario.distributions import Dist, Distribution
+from vaxdrill.core.scenario.units import Duration, Share
 
 
 def _dist(text: str) -> Distribution:

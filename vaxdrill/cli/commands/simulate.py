@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vaxdrill.errors import VaxdrillError
-from vaxdrill.results import RunFolder, write_json
-from vaxdrill.scenario import load_scenario
+from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.results import RunFolder, write_json
+from vaxdrill.core.scenario import load_scenario
 
 # Wide enough for the table when written to a file or a CI log (a terminal keeps its own width).
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -51,7 +51,7 @@ def simulate(
     """Compare offline-fallback policies on the scenario's session sites (replicated, with CRN)."""
     from simulation.experiment import choose_policies, run_replications, summary
     from simulation.outputs import write_csvs, write_plots
-    from simulation.report import write_report
+    from vaxdrill.report.simulation import write_report
 
     scenario = load_scenario(scenario_path)
     if not scenario.sites:

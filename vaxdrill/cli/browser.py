@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaxdrill.errors import VaxdrillError
+from vaxdrill.core.errors import VaxdrillError
 
 CHROMIUM_FLAGS = (
     "--headless",

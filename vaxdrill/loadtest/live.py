@@ -19,7 +19,7 @@ from typing import IO
 
 import httpx
 
-from vaxdrill.errors import RunError
+from vaxdrill.core.errors import RunError
 
 VAXDRILL = Path(sys.executable).with_name("vaxdrill")
 

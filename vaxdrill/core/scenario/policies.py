@@ -18,8 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from vaxdrill.scenario.base import Strict
-from vaxdrill.scenario.units import ClockTime, Duration
+from vaxdrill.core.scenario.base import Strict
+from vaxdrill.core.scenario.units import ClockTime, Duration
 
 
 class Wait(Strict):

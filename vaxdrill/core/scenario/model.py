@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from vaxdrill.scenario.base import Strict
-from vaxdrill.scenario.load import Fault, LoadProfile, Slo
-from vaxdrill.scenario.policies import Policy
-from vaxdrill.scenario.sites import Site
-from vaxdrill.scenario.system import Server, Sms
-from vaxdrill.scenario.units import ClockTime
+from vaxdrill.core.scenario.base import Strict
+from vaxdrill.core.scenario.load import Fault, LoadProfile, Slo
+from vaxdrill.core.scenario.policies import Policy
+from vaxdrill.core.scenario.sites import Site
+from vaxdrill.core.scenario.system import Server, Sms
+from vaxdrill.core.scenario.units import ClockTime
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

@@ -1,7 +1,7 @@
 """Put earlier runs side by side: "did the new build move the knee?", "what did policy X change?".
 
 Every run folder holds a ``summary.json`` whose ``schema`` names its kind (``vaxdrill.simulation/1``,
-``vaxdrill.loadtest/1``, ``vaxdrill.capacity/1``, ``vaxdrill.drill/1``). Runs of one kind are
+``vaxdrill.loadtest/1``, ``vaxdrill.capacity/1``, ``vaxdrill.cli.drill/1``). Runs of one kind are
 flattened into figures keyed by a dotted path (``policies.wait.vaccinated``) and compared to the
 first run; a figure with a 95% interval keeps it.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.errors import ResultsError
+from vaxdrill.core.errors import ResultsError
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def compare(runs: list[RunSummary]) -> list[Row]:
 
 def to_json(runs: list[RunSummary], rows: list[Row]) -> dict[str, Any]:
     return {
-        "schema": "vaxdrill.compare/1",
+        "schema": "vaxdrill.report.compare/1",
         "kind": runs[0].kind,
         "runs": [str(run.path) for run in runs],
         "metrics": {

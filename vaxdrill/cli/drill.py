@@ -10,7 +10,7 @@ patching) out of this process and makes every phase re-runnable on its own:
                        launch day, the fault plan, the integrity check
 ``server_profile.json`` ``vaxdrill profile``: the server's measured latency and failures by load
 ``simulation-measured/`` ``vaxdrill simulate`` of the same scenario on the measured server
-``report.html``        both audiences' report (:mod:`vaxdrill.drill_report`)
+``report.html``        both audiences' report (:mod:`vaxdrill.report.drill`)
 =====================  ===========================================================================
 """
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.errors import RunError
+from vaxdrill.core.errors import RunError
+from vaxdrill.core.scenario.dump import dump_scenario
+from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest.slo import EXIT_ABORTED, EXIT_INTEGRITY, EXIT_SLO
-from vaxdrill.scenario.dump import dump_scenario
-from vaxdrill.scenario.model import Scenario
 
 # Exit codes of `vaxdrill loadtest` that are findings of the drill, not failures to run it.
 FINDINGS = {0, EXIT_SLO, EXIT_INTEGRITY, EXIT_ABORTED}

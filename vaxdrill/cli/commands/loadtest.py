@@ -19,14 +19,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vaxdrill.errors import RunError, VaxdrillError
+from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.results import RunFolder, write_json
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.procs import LocustRun, ProcessFailed, Server, require_loopback
-from vaxdrill.results import RunFolder, write_json
-from vaxdrill.scenario import load_scenario
-from vaxdrill.scenario.load import LoadProfile
-from vaxdrill.scenario.model import Scenario
-from vaxdrill.scenario.units import parse_duration
 
 out = Console(soft_wrap=True)
 
@@ -166,7 +166,7 @@ def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | Non
     ``seconds`` (from ``--duration``) compresses the curve further to fit that length.
     """
     from vaxdrill.bridges.arrivals import arrival_curve
-    from vaxdrill.scenario.dump import dump_scenario
+    from vaxdrill.core.scenario.dump import dump_scenario
 
     out.print("simulating the day to derive the arrival curve ...", highlight=False)
     curve = arrival_curve(scenario)

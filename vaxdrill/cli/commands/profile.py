@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vaxdrill.results import write_json
+from vaxdrill.core.results import write_json
 
 out = Console(soft_wrap=True)
 
