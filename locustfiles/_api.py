@@ -15,7 +15,7 @@ from typing import Any
 import gevent
 import numpy as np
 
-from vaxdrill.core.scenario.load import RetryPolicy
+from vaxdrill.core.scenario.loadplan import RetryPolicy
 from vaxdrill.loadtest.retry import RetryBudget, full_jitter, parse_retry_after, retryable
 
 PREFIX = "/api/v2"

@@ -36,7 +36,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from vaxdrill.core.scenario import load_scenario
-from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.recorder import Recorder

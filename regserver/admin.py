@@ -18,7 +18,7 @@ from regserver.errors import ERROR_RESPONSES, ApiProblem
 from regserver.faults import ActiveFault
 from regserver.metrics import render
 from regserver.state import Admin, State
-from vaxdrill.core.scenario.load import Fault
+from vaxdrill.core.scenario.loadplan import Fault
 
 router = APIRouter(prefix="/api/v2/admin", responses=ERROR_RESPONSES)
 ops = APIRouter(responses=ERROR_RESPONSES)

@@ -25,7 +25,7 @@ from regserver.security import TokenSigner
 from regserver.seed import SeedSummary, seed
 from regserver.sms import OutboxGateway
 from regserver.state import ServerState, TtlCache
-from vaxdrill.core.scenario.load import Fault
+from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.core.scenario.model import Scenario
 
 

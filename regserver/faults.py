@@ -19,7 +19,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from regserver.db import Database, faults
-from vaxdrill.core.scenario.load import Fault
+from vaxdrill.core.scenario.loadplan import Fault
 
 REFRESH_SECONDS = 0.5
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vaxdrill.core.scenario.load import Fault, LaunchDayPlan, RetryPolicy, Slo, StepPlan
+from vaxdrill.core.scenario.loadplan import Fault, LaunchDayPlan, RetryPolicy, Slo, StepPlan
 from vaxdrill.loadtest.capacity import CapacitySearch, StepResult, fit_usl, usl
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.integrity import LedgerEntry, check

@@ -29,7 +29,7 @@ import numpy as np
 
 from vaxdrill.core.errors import VaxdrillError
 from vaxdrill.core.results import write_json
-from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock
 

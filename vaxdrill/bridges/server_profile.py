@@ -35,7 +35,7 @@ from vaxdrill.core.profile import (
     read_json_object,
     read_profile,
 )
-from vaxdrill.core.scenario.load import Slo
+from vaxdrill.core.scenario.loadplan import Slo
 from vaxdrill.core.scenario.units import format_clock
 from vaxdrill.loadtest.recorder import HistStat, Recorder
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from vaxdrill.core.scenario.load import StepPlan
+from vaxdrill.core.scenario.loadplan import StepPlan
 from vaxdrill.core.scenario.units import format_duration
 
 LITTLE_TOLERANCE = 0.2  # relative disagreement above which a step's measurements are suspect

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from vaxdrill.core.scenario.load import Fault
+from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.loadtest.recorder import HistStat, Recorder
 
 BEFORE_S = 10.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vaxdrill.core.scenario.load import RetryPolicy
+from vaxdrill.core.scenario.loadplan import RetryPolicy
 
 RETRY_AFTER_CAP_S = 60.0
 

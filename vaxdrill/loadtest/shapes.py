@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vaxdrill.core.scenario.load import LaunchDayPlan, LoadProfile, StepPlan
+from vaxdrill.core.scenario.loadplan import LaunchDayPlan, LoadProfile, StepPlan
 
 
 def launch_day_users(plan: LaunchDayPlan, peak: int, duration: float, t: float) -> int:

@@ -1,6 +1,6 @@
 """Service-level objectives judged on full-precision latencies, and the k6-style end table.
 
-An SLO from the scenario (:class:`vaxdrill.core.scenario.load.Slo`) names one limit: a latency
+An SLO from the scenario (:class:`vaxdrill.core.scenario.loadplan.Slo`) names one limit: a latency
 percentile of one endpoint (or of all requests), an error rate, a minimum throughput or a
 maximum sync lag of the vaccinators' paper records. :func:`evaluate` compares each with what the
 merged :class:`~vaxdrill.loadtest.recorder.Recorder` saw.
@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from vaxdrill.core.scenario.load import Slo
+from vaxdrill.core.scenario.loadplan import Slo
 from vaxdrill.core.scenario.units import format_duration
 from vaxdrill.loadtest.recorder import HistStat, Recorder
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from vaxdrill.cli.commands.loadtest import SlosFailed, load_for_run, out, read_raw, run_locust, target
 from vaxdrill.core.results import RunFolder, write_json
-from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.units import format_duration
 from vaxdrill.loadtest.procs import LocustRun, ProcessFailed, require_loopback
 

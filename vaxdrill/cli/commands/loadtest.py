@@ -22,7 +22,7 @@ from rich.table import Table
 from vaxdrill.core.errors import RunError, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
-from vaxdrill.core.scenario.load import LoadProfile
+from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.loadtest import slo as slo_mod

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from vaxdrill.core.errors import RunError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
-from vaxdrill.core.scenario.load import Fault
+from vaxdrill.core.scenario.loadplan import Fault
 
 out = Console(stderr=True, soft_wrap=True)
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
-from vaxdrill.core.scenario.load import Fault, LoadProfile, Slo
+from vaxdrill.core.scenario.loadplan import Fault, LoadProfile, Slo
 from vaxdrill.core.scenario.policies import Policy
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Server, Sms
