@@ -9,8 +9,6 @@ intervals.
 
 from __future__ import annotations
 
-import functools
-import math
 import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +20,7 @@ import numpy as np
 from simulation.model import ReplicationResult, policies_of, run_replication
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock
+from vaxdrill.core.stats import t_interval
 
 SCHEMA = "vaxdrill.simulation/1"
 PAIRED_METRICS = (
@@ -66,19 +65,10 @@ def ci95(values: Sequence[float]) -> Interval:
     n = arr.size
     if n == 0:
         return Interval(0.0, 0.0, 0.0)
-    mean = float(arr.mean())
+    mean, half = (float(x) for x in t_interval(arr))
     if n < 2:
         return Interval(mean, mean, mean)
-    half = _t975(n - 1) * float(arr.std(ddof=1)) / math.sqrt(n)
     return Interval(mean, mean - half, mean + half)
-
-
-@functools.cache
-def _t975(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
-    from scipy import stats  # imported on first use: workers never need it
-
-    return float(stats.t.ppf(0.975, df))
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -149,9 +139,7 @@ def _summarise(rows: Iterable[dict[str, float]]) -> dict[str, Any]:
         return {}
     keys = sorted({k for r in rows for k in r})
     data = np.array([[r.get(k, 0.0) for k in keys] for r in rows], dtype=float)
-    n = len(rows)
-    mean = data.mean(axis=0)
-    half = _t975(n - 1) * data.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(len(keys))
+    mean, half = t_interval(data)
     return _nest(
         {
             k: Interval(float(m), float(m - h), float(m + h)).as_json()

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from simulation.availability import HORIZON
 from simulation.site import SiteModel
 from vaxdrill.core.scenario.units import format_clock
+from vaxdrill.core.stats import quantile
 
 Metrics = dict[str, float]
 STATIONS = ("entry", "verification", "vaccination", "recording")
@@ -26,24 +27,13 @@ WAIT_BINS = np.arange(0.0, 362.0, 2.0)
 """Histogram bins (minutes) of the time from arrival to vaccination; the last bin takes the rest."""
 
 
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    """numpy's default (linear) quantile of an already sorted list, without numpy's overhead."""
-    n = len(ordered)
-    if n == 0:
-        return 0.0
-    pos = (n - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, n - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def wait_stats(prefix: str, waits: Sequence[float], out: Metrics) -> None:
     """mean, p50, p90 and max of waits given in seconds, written in minutes."""
     ordered = sorted(waits)
     n = len(ordered)
     out[f"{prefix}.mean"] = sum(ordered) / n / 60.0 if n else 0.0
-    out[f"{prefix}.p50"] = _quantile(ordered, 0.5) / 60.0
-    out[f"{prefix}.p90"] = _quantile(ordered, 0.9) / 60.0
+    out[f"{prefix}.p50"] = quantile(ordered, 0.5) / 60.0
+    out[f"{prefix}.p90"] = quantile(ordered, 0.9) / 60.0
     out[f"{prefix}.max"] = ordered[-1] / 60.0 if n else 0.0
 
 
@@ -226,7 +216,8 @@ def _np_wait_stats(prefix: str, waits: NDArray[np.float64], out: Metrics) -> Non
             out[f"{prefix}.{k}"] = 0.0
         return
     out[f"{prefix}.mean"] = float(waits.mean()) / 60.0
-    p50, p90 = np.quantile(waits, [0.5, 0.9])
+    ordered = np.sort(waits)
+    p50, p90 = quantile(ordered, 0.5), quantile(ordered, 0.9)
     out[f"{prefix}.p50"] = float(p50) / 60.0
     out[f"{prefix}.p90"] = float(p90) / 60.0
     out[f"{prefix}.max"] = float(waits.max()) / 60.0

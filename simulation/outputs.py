@@ -22,13 +22,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display; before pyplot is imported
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats
 
 from simulation.experiment import ci95
 from simulation.metrics import GRID, STATIONS, WAIT_BINS
 from simulation.model import ReplicationResult
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock
+from vaxdrill.core.stats import t_interval
 
 SERIES = ("vaccinated", "waiting", "backlog", "requests")
 PLOTS = ("cumulative_vaccinated.png", "waiting_times.png", "backlog.png", "utilisation.png")
@@ -92,12 +92,9 @@ def write_csvs(folder: Path, scenario: Scenario, results: Sequence[ReplicationRe
 
 def _bands(results: Sequence[ReplicationResult], policy: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and 95% t-interval at each grid time, over replications."""
-    data = np.asarray([r.policies[policy].series[name] for r in results], dtype=float)
-    mean = data.mean(axis=0)
-    n = data.shape[0]
-    if n < 2:
+    mean, half = t_interval([r.policies[policy].series[name] for r in results])
+    if len(results) < 2:
         return mean, mean, mean
-    half = stats.t.ppf(0.975, n - 1) * data.std(axis=0, ddof=1) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
