@@ -22,6 +22,7 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from locustfiles._drill import DRAIN_WAIT_S, STATE, admin_session, log
+from vaxdrill.core.errors import ExitCode
 from vaxdrill.core.results import write_json
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.integrity import LedgerEntry, check
@@ -107,11 +108,11 @@ def _quitting(environment: Environment, **_: Any) -> None:
         )
     code = None
     if STATE.aborted:
-        code = slo_mod.EXIT_ABORTED
+        code = ExitCode.ABORTED
     elif any(not r.passed for r in results):
-        code = slo_mod.EXIT_SLO
+        code = ExitCode.SLO_FAILED
     elif integrity is not None and not integrity.get("passed", False):
-        code = slo_mod.EXIT_INTEGRITY
+        code = ExitCode.INTEGRITY_FAILED
     if code is not None:
         environment.process_exit_code = code
     if STATE.out is not None:

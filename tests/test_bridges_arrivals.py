@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaxdrill.bridges.arrivals import SCHEMA, ArrivalCurveError, arrival_curve, write_arrival_curve
+from vaxdrill.bridges.arrivals import SCHEMA, arrival_curve, write_arrival_curve
+from vaxdrill.core.errors import ArrivalCurveError
 from vaxdrill.core.scenario.model import Scenario
 
 

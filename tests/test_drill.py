@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SCENARIOS
-from vaxdrill.cli.browser import BrowserUnavailable, check_page, find_browser
+from vaxdrill.cli.browser import check_page, find_browser
 from vaxdrill.cli.drill import measured_scenario
+from vaxdrill.core.errors import BrowserUnavailable
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.report.drill import build_report, engineer_verdict

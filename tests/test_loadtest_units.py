@@ -7,15 +7,16 @@ import math
 import numpy as np
 import pytest
 
+from vaxdrill.core.errors import ExitCode, LoopbackError
 from vaxdrill.core.scenario.loadplan import Fault, LaunchDayPlan, RetryPolicy, Slo, StepPlan
 from vaxdrill.loadtest.capacity import CapacitySearch, StepResult, fit_usl, usl
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.integrity import LedgerEntry, check
-from vaxdrill.loadtest.procs import LoopbackError, require_loopback
+from vaxdrill.loadtest.procs import require_loopback
 from vaxdrill.loadtest.recorder import HistStat, Recorder
 from vaxdrill.loadtest.retry import RetryBudget, full_jitter, parse_retry_after, retryable
 from vaxdrill.loadtest.shapes import ArrivalClock, ladder, launch_day_users, step_rate
-from vaxdrill.loadtest.slo import EXIT_ABORTED, EXIT_INTEGRITY, EXIT_OK, EXIT_SLO, BreachTracker, evaluate
+from vaxdrill.loadtest.slo import BreachTracker, evaluate
 from vaxdrill.loadtest.summary import cpu_saturation, exit_code
 from vaxdrill.loadtest.testdata import IdentityPool
 
@@ -233,10 +234,10 @@ def test_fault_report_before_during_after_and_recovery() -> None:
 
 
 def test_exit_codes_and_cpu_saturation() -> None:
-    assert exit_code(True, {"passed": True}, False) == EXIT_OK
-    assert exit_code(False, {"passed": True}, False) == EXIT_SLO == 99
-    assert exit_code(True, {"passed": False}, False) == EXIT_INTEGRITY
-    assert exit_code(True, None, True) == EXIT_ABORTED
+    assert exit_code(True, {"passed": True}, False) == ExitCode.OK
+    assert exit_code(False, {"passed": True}, False) == ExitCode.SLO_FAILED == 99
+    assert exit_code(True, {"passed": False}, False) == ExitCode.INTEGRITY_FAILED
+    assert exit_code(True, None, True) == ExitCode.ABORTED
     rec = Recorder(t0=0.0)
     for t, v in enumerate([50, 95, 97, 99, 40]):
         rec.gauge("cpu_percent", "w1", v, now=t)

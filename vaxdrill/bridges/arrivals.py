@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.errors import ArrivalCurveError
 from vaxdrill.core.results import write_json
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
@@ -44,10 +44,6 @@ CITIZEN_REQUESTS: dict[str, int] = {
 }
 """Requests the citizen side makes per booked beneficiary on the day (assumption; see module doc)."""
 STEP = 300.0  # the simulation's 5-minute grid
-
-
-class ArrivalCurveError(VaxdrillError):
-    """The scenario cannot give an arrival curve (no sites, unknown policy)."""
 
 
 def _citizen_counts(scenario: Scenario, bins: int) -> np.ndarray:

@@ -25,11 +25,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from vaxdrill.core.errors import ProfileError
 from vaxdrill.core.profile import (
     FILE,
     SCHEMA,
     Point,
-    ProfileError,
     ServerProfile,
     parse_profile,
     read_json_object,

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vaxdrill.core.errors import ScenarioError, VaxdrillError
+from vaxdrill.core.errors import ExitCode, ScenarioError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.version import __version__
@@ -65,7 +65,7 @@ def validate(
             highlight=False,
         )
     if failed:
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USER_ERROR)
 
 
 @app.command()

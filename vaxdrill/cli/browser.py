@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.errors import BrowserUnavailable
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -21,10 +21,6 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
     "--window-size=1280,1600",
 )
-
-
-class BrowserUnavailable(VaxdrillError):
-    """No Chromium, ChromeDriver or Selenium on this machine."""
 
 
 @dataclass

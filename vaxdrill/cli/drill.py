@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.core.errors import RunError
+from vaxdrill.core.errors import ExitCode, PhaseFailed
 from vaxdrill.core.scenario.dump import dump_scenario
 from vaxdrill.core.scenario.model import Scenario
-from vaxdrill.loadtest.slo import EXIT_ABORTED, EXIT_INTEGRITY, EXIT_SLO
 
 # Exit codes of `vaxdrill loadtest` that are findings of the drill, not failures to run it.
-FINDINGS = {0, EXIT_SLO, EXIT_INTEGRITY, EXIT_ABORTED}
+FINDINGS: set[int] = {ExitCode.OK, ExitCode.SLO_FAILED, ExitCode.INTEGRITY_FAILED, ExitCode.ABORTED}
 
 
 @dataclass
@@ -74,7 +73,7 @@ def run_phase(phase: Phase, log: Path, on_line: Callable[[str], None] | None = N
 def check(phase: Phase, code: int, log: Path, allowed: set[int]) -> None:
     if code not in allowed:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-12:])
-        raise RunError(f"drill phase `{phase.name}` failed with exit code {code}; see {log}\n{tail}")
+        raise PhaseFailed(f"drill phase `{phase.name}` failed with exit code {code}; see {log}\n{tail}")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -1,22 +1,67 @@
-"""Exceptions that reach the user as a clear message and a non-zero exit, never a traceback.
+"""Exit codes, and the exceptions that reach the user as one clear message, never a traceback.
+
+Every failure a user should see is a :class:`VaxdrillError`; the command line prints its message and
+exits with its :attr:`~VaxdrillError.exit_code`, an :class:`ExitCode` (README, "Exit codes", has the
+same table, and a test keeps the two equal). The code says whose move it is: 2 the user's (fix the
+file or the option), 3 the machine's (the server, the database or Locust could not run), 97-99 the
+system under test's (the run worked and found a failure).
 
 Hierarchy::
 
-    VaxdrillError              any user-facing failure; exit code 2 unless set otherwise
-    ├── ScenarioError          a scenario file is missing, unreadable or invalid
-    ├── ResultsError           a results folder cannot be written or read
-    └── RunError               an external process (server, Locust) failed to start or finish
+    VaxdrillError                  any user-facing failure                        exit 2 (USER_ERROR)
+    ├── ScenarioError              a scenario file is missing, unreadable or invalid
+    ├── ResultsError               a results folder cannot be written, or is not a vaxdrill run
+    ├── ProfileError               a server profile (or the run folder it comes from) is not valid
+    ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
+    ├── LoopbackError              ``--host`` is not a loopback address
+    ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
+    ├── ArrivalCurveError          the scenario cannot give an arrival curve
+    ├── RunError                   vaxdrill could not carry the run out           exit 3 (COULD_NOT_RUN)
+    │   ├── ProcessFailed          the server or Locust failed to start or finish
+    │   ├── DatabaseUnreachable    ``--db`` cannot be reached or prepared
+    │   ├── PhaseFailed            a phase of ``vaxdrill drill`` failed
+    │   └── BrowserUnavailable     no Chromium, ChromeDriver or Selenium (the drill skips the check)
+    └── Verdict                    the run worked and its verdict fails the job   exit 97, 98 or 99
+        ├── SlosFailed             ``loadtest``/``capacity``: an SLO, the integrity check, an abort
+        └── DrillFailed            ``drill``: the integrity check, or SLOs with ``--strict``
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What a ``vaxdrill`` command (or plain Locust with the locustfile) exits with."""
+
+    OK = 0
+    USER_ERROR = 2
+    COULD_NOT_RUN = 3
+    ABORTED = 97
+    INTEGRITY_FAILED = 98
+    SLO_FAILED = 99
+
+    @property
+    def meaning(self) -> str:
+        """One line, the same as README's exit-code table."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "success",
+    ExitCode.USER_ERROR: "the user's mistake",
+    ExitCode.COULD_NOT_RUN: "could not run",
+    ExitCode.ABORTED: "aborted after a sustained SLO breach",
+    ExitCode.INTEGRITY_FAILED: "the integrity check failed",
+    ExitCode.SLO_FAILED: "an SLO failed",
+}
 
 
 class VaxdrillError(Exception):
-    """Base class. ``exit_code`` is what the command line exits with."""
+    """Base class. ``exit_code`` is what the command line exits with: a user's mistake unless a subclass says."""
 
-    exit_code: int = 2
+    exit_code: ExitCode = ExitCode.USER_ERROR
 
 
 @dataclass(frozen=True)
@@ -34,6 +79,7 @@ class Problem:
         return f"{where}:{field} {self.message}"
 
 
+# -- the user's mistakes (exit 2) ---------------------------------------------------
 class ScenarioError(VaxdrillError):
     """A scenario file cannot be used; ``problems`` lists every issue found."""
 
@@ -43,8 +89,66 @@ class ScenarioError(VaxdrillError):
 
 
 class ResultsError(VaxdrillError):
-    """A results folder cannot be created, written or read."""
+    """A results folder cannot be created or written, or the folder given is not a vaxdrill run."""
 
 
+class ProfileError(VaxdrillError):
+    """A run folder cannot be turned into a server profile, or a profile file is not valid."""
+
+
+class FaultFileError(VaxdrillError):
+    """The ``--faults`` file of ``vaxdrill serve`` cannot be read or is not a list of faults."""
+
+
+class LoopbackError(VaxdrillError):
+    """``--host`` names an address outside this machine; vaxdrill only loads loopback."""
+
+
+class SimulationError(VaxdrillError):
+    """The simulation cannot run as asked (a scenario without sites, an unknown policy...)."""
+
+
+class ArrivalCurveError(VaxdrillError):
+    """The scenario cannot give an arrival curve (no sites, unknown policy)."""
+
+
+# -- could not run (exit 3) ------------------------------------------------------------
 class RunError(VaxdrillError):
-    """A process vaxdrill started (the server, Locust) failed."""
+    """vaxdrill could not carry the run out: a process it started, or a resource it needs, failed."""
+
+    exit_code = ExitCode.COULD_NOT_RUN
+
+
+class ProcessFailed(RunError):
+    """The reference server or Locust failed to start, or did not finish in time."""
+
+
+class DatabaseUnreachable(RunError):
+    """The ``--db`` of ``vaxdrill serve`` cannot be reached or prepared."""
+
+
+class PhaseFailed(RunError):
+    """A phase of ``vaxdrill drill`` exited with a code that is not a finding."""
+
+
+class BrowserUnavailable(RunError):
+    """No Chromium, ChromeDriver or Selenium on this machine."""
+
+
+# -- verdicts (exit 97, 98, 99) ----------------------------------------------------------
+class Verdict(VaxdrillError):
+    """The run worked, and what it found must fail the job; ``exit_code`` is 97, 98 or 99."""
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        if code not in (ExitCode.ABORTED, ExitCode.INTEGRITY_FAILED, ExitCode.SLO_FAILED):
+            raise ValueError(f"{code!r} is not a verdict")
+        super().__init__(message)
+        self.exit_code = code
+
+
+class SlosFailed(Verdict):
+    """``loadtest`` or ``capacity`` finished, but an SLO, the integrity check or the abort rule failed it."""
+
+
+class DrillFailed(Verdict):
+    """The drill ran and found a failure that must fail the job (integrity, or SLOs with ``--strict``)."""

@@ -14,15 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.errors import ProfileError
 from vaxdrill.core.scenario.units import parse_clock
 
 SCHEMA = "vaxdrill.server_profile/1"
 FILE = "server_profile.json"
-
-
-class ProfileError(VaxdrillError):
-    """A run folder cannot be turned into a profile, or a profile file is not valid."""
 
 
 @dataclass(frozen=True)

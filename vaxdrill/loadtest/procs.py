@@ -3,8 +3,9 @@
 Locust monkey-patches the standard library with gevent, so it always runs as its own process
 (``python -m locust``); this module only starts and watches processes and never imports it.
 
-Errors: :class:`LoopbackError` (exit 2) for a ``--host`` that is not a loopback address;
-:class:`~vaxdrill.core.errors.RunError` (exit 3) when the server or Locust fails to start or finish.
+Errors (:mod:`vaxdrill.core.errors`): :class:`~vaxdrill.core.errors.LoopbackError` (exit 2) for a
+``--host`` that is not a loopback address; :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when
+the server or Locust fails to start or finish.
 """
 
 from __future__ import annotations
@@ -24,19 +25,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.errors import LoopbackError, ProcessFailed
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
 DRILL_OTP, STAFF_SECRET, ADMIN_TOKEN = "drill-otp", "drill-staff", "drill-admin"
-
-
-class LoopbackError(VaxdrillError):
-    """``--host`` names an address outside this machine; vaxdrill only loads loopback."""
-
-
-class ProcessFailed(RunError):
-    exit_code = 3
 
 
 def require_loopback(url: str) -> str:

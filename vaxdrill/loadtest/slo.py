@@ -5,10 +5,9 @@ percentile of one endpoint (or of all requests), an error rate, a minimum throug
 maximum sync lag of the vaccinators' paper records. :func:`evaluate` compares each with what the
 merged :class:`~vaxdrill.loadtest.recorder.Recorder` saw.
 
-Exit codes (documented in README, "Load tests (engineers)"): 0 every SLO and the integrity
-check passed; 99 an SLO failed (as k6 does for thresholds); 98 the integrity check failed;
-97 the run was aborted after a sustained SLO breach; 2 a user mistake; 3 the run could not be
-carried out (server or Locust failed).
+The verdict becomes the exit code (:class:`~vaxdrill.core.errors.ExitCode`, README "Exit codes"):
+0 every SLO and the integrity check passed; 99 an SLO failed (as k6 does for thresholds); 98 the
+integrity check failed; 97 the run was aborted after a sustained SLO breach.
 """
 
 from __future__ import annotations
@@ -20,12 +19,6 @@ from dataclasses import asdict, dataclass
 from vaxdrill.core.scenario.loadplan import Slo
 from vaxdrill.core.scenario.units import format_duration
 from vaxdrill.loadtest.recorder import HistStat, Recorder
-
-EXIT_OK = 0
-EXIT_RUN_FAILED = 3
-EXIT_ABORTED = 97
-EXIT_INTEGRITY = 98
-EXIT_SLO = 99
 
 _LATENCY = ("p50", "p95", "p99")
 

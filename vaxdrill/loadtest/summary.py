@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vaxdrill.core.errors import ExitCode
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_report
@@ -55,14 +56,15 @@ def cpu_saturation(rec: Recorder) -> dict[str, Any]:
     return {"cpu_saturated": bool(saturated), "saturated_processes": sorted(saturated), "cpu_peak_percent": peaks}
 
 
-def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool) -> int:
+def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool) -> ExitCode:
+    """The run's verdict: an abort outranks a failed SLO, which outranks a failed integrity check."""
     if aborted:
-        return slo_mod.EXIT_ABORTED
+        return ExitCode.ABORTED
     if not slos_passed:
-        return slo_mod.EXIT_SLO
+        return ExitCode.SLO_FAILED
     if integrity is not None and not integrity.get("passed", False):
-        return slo_mod.EXIT_INTEGRITY
-    return slo_mod.EXIT_OK
+        return ExitCode.INTEGRITY_FAILED
+    return ExitCode.OK
 
 
 def build_summary(raw: dict[str, Any], scenario: Scenario) -> tuple[dict[str, Any], list[slo_mod.SloResult]]:

@@ -15,11 +15,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vaxdrill.cli.commands.loadtest import SlosFailed, load_for_run, out, read_raw, run_locust, target
+from vaxdrill.cli.commands.loadtest import load_for_run, out, read_raw, run_locust, target
+from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.units import format_duration
-from vaxdrill.loadtest.procs import LocustRun, ProcessFailed, require_loopback
+from vaxdrill.loadtest.procs import LocustRun, require_loopback
 
 
 def register(app: typer.Typer) -> None:
@@ -93,4 +94,4 @@ def register(app: typer.Typer) -> None:
             )
         out.print(f"results: {folder.path}", highlight=False)
         if best is None:
-            raise SlosFailed(99, "not even the first step met the SLOs")
+            raise SlosFailed(ExitCode.SLO_FAILED, "not even the first step met the SLOs")

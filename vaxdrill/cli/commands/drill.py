@@ -1,8 +1,8 @@
 """``vaxdrill drill SCENARIO``: the whole dry run, both audiences, one report.
 
-Exit codes: 0 when the drill ran (failed SLOs are findings, shown in the verdict; ``--strict``
-turns them into exit 99 or 97); 98 when the integrity check found a lost or duplicated dose record;
-2 for a user's mistake; 3 when a phase could not run.
+Exit codes (:class:`~vaxdrill.core.errors.ExitCode`): 0 when the drill ran (failed SLOs are
+findings, shown in the verdict; ``--strict`` turns them into exit 99 or 97); 98 when the integrity
+check found a lost or duplicated dose record; 2 for a user's mistake; 3 when a phase failed.
 """
 
 from __future__ import annotations
@@ -18,22 +18,13 @@ import typer
 from rich.console import Console
 
 from vaxdrill.cli.drill import FINDINGS, Phase, check, measured_scenario, read_json, run_phase
-from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.errors import BrowserUnavailable, DrillFailed, ExitCode, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.version import __version__
-from vaxdrill.loadtest.slo import EXIT_INTEGRITY
 from vaxdrill.report.drill import build_report, engineer_verdict
 
 out = Console(soft_wrap=True)
-
-
-class DrillFailed(VaxdrillError):
-    """The drill ran and found a failure that must fail the job (integrity, or SLOs with --strict)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.exit_code = code
 
 
 def _vaxdrill(*args: str) -> list[str]:
@@ -132,14 +123,14 @@ def drill(
     if load:
         out.print(f"[bold]Engineer:[/bold] {engineer_verdict(load)}", highlight=False)
     out.print(f"report: {report}", highlight=False)
-    if lt.exit_code == EXIT_INTEGRITY:
-        raise DrillFailed(EXIT_INTEGRITY, "integrity check failed: a dose record was lost or duplicated")
-    if strict and lt.exit_code not in (0, None):
-        raise DrillFailed(lt.exit_code, f"SLOs failed (load test exit {lt.exit_code}) and --strict was given")
+    if lt.exit_code == ExitCode.INTEGRITY_FAILED:
+        raise DrillFailed(ExitCode.INTEGRITY_FAILED, "integrity check failed: a dose record was lost or duplicated")
+    if strict and lt.exit_code not in (ExitCode.OK, None):
+        raise DrillFailed(ExitCode(lt.exit_code), f"SLOs failed (load test exit {lt.exit_code}) and --strict was given")
 
 
 def _check_in_browser(report: Path, screenshot: Path) -> None:
-    from vaxdrill.cli.browser import BrowserUnavailable, check_page
+    from vaxdrill.cli.browser import check_page
 
     try:
         seen = check_page(report, screenshot)
@@ -161,4 +152,4 @@ def register(app: typer.Typer) -> None:
     app.command("drill")(drill)
 
 
-__all__ = ["RunError", "register"]
+__all__ = ["register"]

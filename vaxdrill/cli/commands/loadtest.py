@@ -19,24 +19,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.loadtest import slo as slo_mod
-from vaxdrill.loadtest.procs import LocustRun, ProcessFailed, Server, require_loopback
+from vaxdrill.loadtest.procs import LocustRun, Server, require_loopback
 
 out = Console(soft_wrap=True)
-
-
-class SlosFailed(VaxdrillError):
-    """The run finished but an SLO, the integrity check or the abort rule failed it."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.exit_code = code
 
 
 def load_for_run(path: Path) -> Scenario:
@@ -156,8 +148,8 @@ def register(app: typer.Typer) -> None:
         plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
         folder.finish(exit_code=summary["exit_code"], host=url)
         _report(summary, results, folder.path)
-        if summary["exit_code"] != 0:
-            raise SlosFailed(summary["exit_code"], _why(summary))
+        if summary["exit_code"] != ExitCode.OK:
+            raise SlosFailed(ExitCode(summary["exit_code"]), _why(summary))
 
 
 def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | None) -> tuple[Path, Scenario]:
@@ -196,11 +188,12 @@ def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | Non
 
 def _why(summary: dict[str, Any]) -> str:
     if summary["aborted"]:
-        return f"run aborted after a sustained SLO breach ({', '.join(summary['breached'])}); exit 97"
+        breached = ", ".join(summary["breached"])
+        return f"run aborted after a sustained SLO breach ({breached}); exit {ExitCode.ABORTED.value}"
     failed = [s["name"] for s in summary["slos"] if not s["passed"]]
     if failed:
-        return f"SLO failed: {', '.join(failed)}; exit 99"
-    return f"integrity check failed: {json.dumps(summary['integrity'])}; exit 98"
+        return f"SLO failed: {', '.join(failed)}; exit {ExitCode.SLO_FAILED.value}"
+    return f"integrity check failed: {json.dumps(summary['integrity'])}; exit {ExitCode.INTEGRITY_FAILED.value}"
 
 
 def _report(summary: dict[str, Any], results: list[slo_mod.SloResult], folder: Path) -> None:
@@ -237,4 +230,4 @@ def _report(summary: dict[str, Any], results: list[slo_mod.SloResult], folder: P
     out.print(f"results: {folder}", highlight=False)
 
 
-__all__ = ["RunError", "register"]
+__all__ = ["register"]

@@ -22,15 +22,11 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
-from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import Fault
 
 out = Console(stderr=True, soft_wrap=True)
-
-
-class FaultFileError(VaxdrillError):
-    """The ``--faults`` file cannot be read or is not a list of faults."""
 
 
 def load_fault_plan(path: Path) -> list[Fault]:
@@ -93,9 +89,9 @@ def serve(
     try:
         normalize_url(db)
     except ValueError as exc:
-        raise RunError(f"--db: {exc}") from None
+        raise VaxdrillError(f"--db: {exc}") from None
     if db.startswith("sqlite") and (db in ("sqlite://", "sqlite:///:memory:") or ":memory:" in db):
-        raise RunError("--db: an in-memory SQLite database cannot be shared by workers; give a file")
+        raise VaxdrillError("--db: an in-memory SQLite database cannot be shared by workers; give a file")
     plan = load_fault_plan(faults) if faults is not None else []
     scenario = load_scenario(seed_data) if seed_data is not None else None
     token = admin_token or secrets.token_urlsafe(18)
@@ -118,11 +114,11 @@ def serve(
     try:
         summary = asyncio.run(prepare(config, scenario, plan, reset=reset))
     except (OSError, ConnectionError) as exc:
-        raise RunError(f"--db: cannot reach the database: {exc}") from None
+        raise DatabaseUnreachable(f"--db: cannot reach the database: {exc}") from None
     except Exception as exc:  # driver errors vary (asyncpg, sqlite3); the message is what helps
         if isinstance(exc, VaxdrillError):
             raise
-        raise RunError(f"--db: cannot prepare the database: {type(exc).__name__}: {exc}") from None
+        raise DatabaseUnreachable(f"--db: cannot prepare the database: {type(exc).__name__}: {exc}") from None
     out.print(f"vaxdrill serve: http://{host}:{port} ({workers} worker(s)), database {_safe(db)}")
     if summary is not None:
         out.print(

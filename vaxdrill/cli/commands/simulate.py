@@ -18,16 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.errors import SimulationError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
 
 # Wide enough for the table when written to a file or a CI log (a terminal keeps its own width).
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-
-
-class SimulationError(VaxdrillError):
-    """The simulation cannot run as asked (a scenario without sites, an unknown policy...)."""
 
 
 def _stat(node: dict[str, Any] | None, share: bool = False) -> str:

@@ -265,7 +265,8 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def _with_profile(scenario: Scenario, path: Path, shown: str, lines: dict[Loc, int]) -> Scenario:
     """Resolve ``server.profile`` against the scenario's folder and check it is a valid profile."""
-    from vaxdrill.core.profile import ProfileError, read_profile
+    from vaxdrill.core.errors import ProfileError
+    from vaxdrill.core.profile import read_profile
 
     server = scenario.server
     assert server.profile is not None
