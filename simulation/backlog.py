@@ -11,21 +11,33 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
-from simulation.availability import HORIZON
-
-if TYPE_CHECKING:
-    from simulation.site import SiteModel
+from simulation.availability import HORIZON, Timeline
+from simulation.mode import Mode
+from simulation.plan import SitePlan
 
 
 class Backlog:
-    __slots__ = ("entered_times", "model", "paper_times", "pending", "reconciled", "records_event")
+    """A site's paper records waiting to be entered, and the clerks who enter them.
 
-    def __init__(self, model: SiteModel) -> None:
-        self.model = model
+    ``mode`` tells the clerks when the site is online (``idle`` entry); ``timeline`` when the
+    system answers; ``plan`` each record's entry time and whether it needs reconciliation.
+    """
+
+    __slots__ = (
+        "after_close", "closes", "entered_times", "env", "mode", "paper_times", "pending", "plan", "reconciled",
+        "records_event", "timeline",
+    )  # fmt: skip
+
+    def __init__(
+        self, env: simpy.Environment, mode: Mode, timeline: Timeline, plan: SitePlan, closes: float, after_close: bool
+    ) -> None:
+        self.env, self.mode, self.timeline, self.plan = env, mode, timeline, plan
+        self.closes = closes
+        self.after_close = after_close  # enter records only after the session closes
         self.paper_times: list[float] = []  # when each paper record was made
         self.entered_times: list[float] = []  # when each was entered into the system
         self.reconciled = 0
@@ -33,7 +45,7 @@ class Backlog:
         self.records_event: simpy.Event | None = None
 
     def add(self, beneficiary: int) -> None:
-        self.paper_times.append(self.model.env.now)
+        self.paper_times.append(self.env.now)
         self.pending.append(beneficiary)
         ev = self.records_event
         if ev is not None:
@@ -42,11 +54,10 @@ class Backlog:
 
     def clerk(self) -> Generator[simpy.Event, Any, None]:
         """One back-entry clerk's day."""
-        m = self.model
-        env = m.env
-        after_close = m.site.paper.back_entry_when == "after_close"
-        tl = m.timeline
-        back_entry, recon = m.plan.back_entry, m.plan.needs_reconciliation
+        env, mode, tl, closes = self.env, self.mode, self.timeline, self.closes
+        after_close = self.after_close
+        always_up = tl.always_up
+        back_entry, recon = self.plan.back_entry, self.plan.needs_reconciliation
         while True:
             if not self.pending:
                 if self.records_event is None:
@@ -54,13 +65,13 @@ class Backlog:
                 yield self.records_event
                 continue
             now = env.now
-            if now < m.closes and (after_close or m.paper_mode):
+            if now < closes and (after_close or mode.paper):
                 if after_close:
-                    yield env.timeout(m.closes - now)
+                    yield env.timeout(closes - now)
                 else:
-                    yield env.any_of([m.online_event, env.timeout(m.closes - now)])
+                    yield env.any_of([mode.online_event, env.timeout(closes - now)])
                 continue
-            up = now if m.always_up else tl.next_up(now)
+            up = now if always_up else tl.next_up(now)
             if up > now:
                 if up >= HORIZON:
                     return

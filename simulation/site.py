@@ -8,19 +8,13 @@ availability :class:`~simulation.availability.Timeline`:
 
 - system up: service time + latency (latency x ``degraded_factor`` while degraded);
 - an attempt that finds the system down, or whose latency exceeds the timeout, fails after the
-  timeout; it is retried after the backoff (doubling) up to ``retries`` times; then the operator
-  holds until the system answers again. The staff member and the beneficiary stay blocked,
-  unless the site switches to paper meanwhile (the policy), or sends people home at close.
+  timeout and is retried, then held on (:mod:`simulation.transactions`). The staff member and the
+  beneficiary stay blocked, unless the site switches to paper meanwhile (its :class:`Mode`, moved
+  by the policy), or sends people home at close.
 
 On paper a step takes its ``paper_service`` time and the beneficiary's record joins the
 **backlog**, entered into the system later by the back-entry clerk(s) (in idle time while the site
 is online, or only after close) at ``back_entry`` per record, reconciliation included.
-
-Approximation: a transaction's outcome is decided by the state when each attempt starts.
-
-With a measured server profile (``server.profile``, :mod:`simulation.serverload`) the latency of
-an attempt, or its failure, follows the profile at the offered load when it starts; a failure
-takes the same timeout/retry/backoff path as an attempt that finds the system down.
 
 Every request the site makes to the system is kept for the day's request curve: each successful
 transaction (at its completion), each failed attempt (at its start) and each paper record entered
@@ -35,12 +29,14 @@ from typing import Any
 
 import simpy
 
-from simulation.availability import DEGRADED, DOWN, HORIZON, UP, Timeline
+from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
+from simulation.mode import Mode
 from simulation.plan import SitePlan
 from simulation.policies import Switch
 from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
+from simulation.transactions import SystemLink
 from simulation.vials import VialStock
 from vaxdrill.core.scenario.policies import OfflineWhenQueue, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
@@ -72,7 +68,6 @@ class SiteModel:
         self.capacity = site.waiting_capacity
         self.can_switch = not isinstance(policy, Wait)
         self.queue_rule = policy if isinstance(policy, OfflineWhenQueue) else None
-        self.always_up = timeline.always_up
         st = site.stations
         self.stations: dict[str, StationState] = {
             name: StationState(env, name, getattr(st, name), plan.stations[name]) for name in plan.stations
@@ -83,9 +78,8 @@ class SiteModel:
         self.seats = Staff(env, st.observation.seats) if st.observation.seats else None
         self.obs = plan.observation
         # Mode and signals.
-        self.paper_mode = False
-        self.paper_event = env.event()
-        self.online_event = env.event()
+        self.mode = Mode(env)
+        self.system = SystemLink(env, server, timeline, plan, load)
         self.close_event = env.event()
         self.closed = False
         self.never = env.event()
@@ -108,8 +102,8 @@ class SiteModel:
         self.to_vaccination: list[float] = []
         self.queue_joins: list[float] = []
         self.queue_leaves: list[float] = []
-        self.backlog = Backlog(self)
-        self.retry_i = 0
+        after_close = site.paper.back_entry_when == "after_close"
+        self.backlog = Backlog(env, self.mode, timeline, plan, self.closes, after_close)
         self.failed_attempts: list[float] = []  # start times of attempts the system did not answer
 
     # -- the day ---------------------------------------------------------------------------
@@ -118,12 +112,12 @@ class SiteModel:
         env.process(self._arrivals())
         if self.switches:
             if self.switches[0][0] <= 0.0 and self.switches[0][1]:
-                self.paper_mode = True
+                self.mode.paper = True
                 rest = self.switches[1:]
             else:
                 rest = self.switches
             if rest:
-                env.process(self._switcher(rest))
+                env.process(self.mode.follow(rest))
         env.process(self._close())
         for _ in range(self.site.paper.back_entry_staff):
             env.process(self.backlog.clerk())
@@ -159,32 +153,15 @@ class SiteModel:
             for st in (*self.pre, self.vac):
                 st.res.send_all_home()
 
-    def _switcher(self, switches: list[Switch]) -> Proc:
-        env = self.env
-        for t, paper in switches:
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            self._set_mode(paper)
-
-    def _set_mode(self, paper: bool) -> None:
-        if paper == self.paper_mode:
-            return
-        self.paper_mode = paper
-        if paper:
-            ev, self.paper_event = self.paper_event, self.env.event()
-        else:
-            ev, self.online_event = self.online_event, self.env.event()
-        ev.succeed()
-
     def _queue_trigger(self, st: StationState) -> None:
         """``offline_when_queue``: go to paper when the queue for the system reaches the limit."""
         rule = self.queue_rule
-        if rule is None or self.paper_mode or st.q < rule.queue_length:
+        if rule is None or self.mode.paper or st.q < rule.queue_length:
             return
-        self._set_mode(True)
+        self.mode.set(True)
         back = self.timeline.stable_from(self.env.now, rule.back_after)
         if back < math.inf:
-            self.env.process(self._switcher([(back, False)]))
+            self.env.process(self.mode.follow([(back, False)]))
 
     # -- a beneficiary ---------------------------------------------------------------------
     def _leave(self, reason: str, at: float | None = None) -> None:
@@ -224,7 +201,7 @@ class SiteModel:
         return False
 
     def _visit(self, i: int, arrived: float) -> Proc:
-        env = self.env
+        env, mode, quick = self.env, self.mode, self.system.quick
         if arrived >= self.closes:
             self.turned_away["after_close"] += 1
             return
@@ -250,9 +227,9 @@ class SiteModel:
                 if not served:
                     self._gave_up(deadline)
                     return
-            if st.needs_system and self.paper_mode:
+            if st.needs_system and mode.paper:
                 paper = True
-            d = self._quick(st, i, paper)
+            d = quick(st, i, paper)
             if d >= 0.0:
                 st.busy += d
                 yield env.timeout(d)
@@ -304,9 +281,9 @@ class SiteModel:
                 rec.waits.append(0.0)
             else:
                 yield from self._wait(rec, math.inf)
-            if rec.needs_system and self.paper_mode:
+            if rec.needs_system and mode.paper:
                 paper = True
-            d = self._quick(rec, i, paper)
+            d = quick(rec, i, paper)
             if d >= 0.0:
                 rec.busy += d
                 yield env.timeout(d)
@@ -328,27 +305,6 @@ class SiteModel:
         self.inside -= 1
         self.last_exit = max(self.last_exit, env.now)
 
-    def _quick(self, st: StationState, i: int, paper: bool | None) -> float:
-        """Service time of a step that needs no waiting for the system; -1.0 when it must wait.
-
-        The common case (no system needed, on paper, or the system answering within the timeout)
-        is a plain call rather than a sub-generator: it runs for almost every beneficiary.
-        """
-        if not st.needs_system:
-            return st.service[i]
-        if paper:
-            return st.paper_service[i]
-        lat = st.latency[i]
-        if self.load is not None:
-            lat = self.load.latency(lat, self.env.now)
-        state = UP if self.always_up else self.timeline.state_at(self.env.now)
-        if state == DEGRADED:
-            lat *= self.server.degraded_factor
-        if state != DOWN and lat <= self.server.timeout:
-            st.transactions.append(self.env.now + lat)
-            return st.service[i] + lat
-        return -1.0
-
     def _system_step(self, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
         """Serve beneficiary ``i`` at a station that needs the system; return whether on paper.
 
@@ -360,19 +316,14 @@ class SiteModel:
             st.busy += d
             yield env.timeout(d)
             return paper
-        if paper or self.paper_mode:
+        mode = self.mode
+        if paper or mode.paper:
             d = st.paper_service[i]
             st.busy += d
             yield env.timeout(d)
             return True
-        lat = st.latency[i]
-        if self.load is not None:
-            lat = self.load.latency(lat, env.now)
-        server = self.server
-        state = UP if self.always_up else self.timeline.state_at(env.now)
-        if state == DEGRADED:
-            lat *= server.degraded_factor
-        if state != DOWN and lat <= server.timeout:
+        lat, state = self.system.attempt(st.latency[i])
+        if state != DOWN and lat <= self.server.timeout:
             st.transactions.append(env.now + lat)
             d = st.service[i] + lat
             st.busy += d
@@ -381,15 +332,15 @@ class SiteModel:
         # The system does not answer: retry, then hold until it answers or the site goes to paper.
         t0 = env.now
         tries: list[float] = []
-        done = self._transact(t0, lat, state, tries)
+        done = self.system.completion(t0, lat, state, tries)
         self.blocked += 1
         self._queue_trigger(st)
-        if not self.paper_mode:
+        if not mode.paper:
             events: list[simpy.Event] = []
             if done < math.inf:
                 events.append(env.timeout(done - t0))
             if self.can_switch:
-                events.append(self.paper_event)
+                events.append(mode.paper_event)
             if may_leave and self.send_home and not self.closed:
                 events.append(self.close_event)
             if not events:
@@ -400,7 +351,7 @@ class SiteModel:
         self.failed_attempts += [a for a in tries if a <= now]  # not those planned after going to paper
         st.blocked_time += now - t0
         st.busy += now - t0
-        if now < done and self.paper_mode:
+        if now < done and mode.paper:
             d = st.paper_service[i]
             st.busy += d
             yield env.timeout(d)
@@ -412,33 +363,3 @@ class SiteModel:
         st.busy += d
         yield env.timeout(d)
         return False
-
-    def _transact(self, t: float, lat: float, state: int, tries: list[float]) -> float:
-        """When a transaction that failed its first attempt at ``t`` completes (inf if never).
-
-        ``tries`` receives the start time of every failed attempt.
-        """
-        server, tl, load = self.server, self.timeline, self.load
-        retries, timeout, backoff = server.retries, server.timeout, server.backoff
-        draws = self.plan.retry_latency
-        k = 0
-        while True:
-            if state != DOWN:
-                eff = lat * server.degraded_factor if state == DEGRADED else lat
-                if eff <= timeout:
-                    return t + eff
-            tries.append(t)
-            t += timeout
-            k += 1
-            if k > retries:
-                t = tl.next_up(t)  # the operator tries again once the system answers
-                if t == math.inf or t >= HORIZON:
-                    return math.inf
-                k = 0
-            else:
-                t += backoff * 2 ** (k - 1)
-            lat = draws[self.retry_i % len(draws)]
-            if load is not None:
-                lat = load.latency(lat, t)
-            self.retry_i += 1
-            state = tl.state_at(t)
