@@ -32,8 +32,11 @@ from regserver.seats import give_back, take_seats
 MAX_BATCH = 200
 
 
-def _check_people(booking: Booking, people: dict[str, tuple[str, int]]) -> Outcome | None:
-    """Refuse a booking naming someone not registered with its mobile, or under the age limit."""
+def check_beneficiaries(booking: Booking, people: dict[str, tuple[str, int]]) -> UnderAge | Refusal | None:
+    """Refuse a booking naming someone not registered with its mobile, or under the age limit.
+
+    ``people`` maps each known reference id to its ``(mobile, birth_year)``; None means go on.
+    """
     if any(people.get(ref, ("", 0))[0] != booking.mobile for ref in booking.refs):
         return Refusal.NOT_REGISTERED
     young = [ref for ref in booking.refs if people[ref][1] > booking.born_by]
@@ -91,7 +94,7 @@ class BookingBatcher:
                 )
             }
             for i, b in enumerate(batch):
-                outcomes[i] = _check_people(b, people)
+                outcomes[i] = check_beneficiaries(b, people)
                 if outcomes[i] is not None:
                     asked[(b.session_id, b.dose)] -= len(b.refs)
             wholesale = {key: n > 0 and await take_seats(conn, key[0], key[1], n) for key, n in asked.items()}
