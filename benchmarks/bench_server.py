@@ -42,7 +42,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vaxdrill.loadtest.live import free_port, live_server  # noqa: E402
+from vaxdrill.loadtest.procs import free_port  # noqa: E402
+from vaxdrill.loadtest.server_process import ServerProcess  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -250,7 +251,8 @@ async def booking_data(db_url: str, folder: Path, people: int, files: int) -> li
 def server_pair(label: str, db_url: str, workers: int, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     common = ["--db", db_url, "--reset", "--seed-data", str(SCENARIO), "--admin-token", "bench", "--max-in-flight", "0"]
-    with live_server(*common, workers=workers) as base:
+    with ServerProcess(*common, workers=workers) as server:
+        base = server.url
         today = dt.date.today().strftime("%d-%m-%Y")
         out["findByDistrict"] = measure(
             f"{base}/api/v2/appointment/sessions/public/findByDistrict?district_id=1&date={today}", args

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -26,15 +27,29 @@ from locustfiles._users import DrillUser
 from vaxdrill.loadtest.retry import RetryBudget, parse_retry_after
 
 
-class Outbox(list[dict[str, Any]]):
+@dataclass(frozen=True)
+class PaperRecord:
+    """A dose written on paper while the server failed, waiting for batch sync."""
+
+    sync_record: dict[str, Any]  # what /staff/sync receives: the dose's fields and its client_record_id
+    entry: dict[str, Any]  # its ledger entry, marked synced once the server has it
+    recorded_at: float  # when it was written down (time.time()), for the sync lag
+    center_id: int  # the centre whose staff send it
+
+    @property
+    def client_record_id(self) -> str:
+        return str(self.sync_record["client_record_id"])
+
+
+class Outbox(list[PaperRecord]):
     """Paper records waiting for batch sync (one per vaccinator)."""
 
 
 def _sync(
-    client: Any, records: list[dict[str, Any]], auth: dict[str, str], rng: np.random.Generator, budget: RetryBudget
+    client: Any, records: list[PaperRecord], auth: dict[str, str], rng: np.random.Generator, budget: RetryBudget
 ) -> bool:
     """Send one batch; on an answer mark each record's ledger entry synced and record its lag."""
-    body = {"records": [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]}
+    body = {"records": [r.sync_record for r in records]}
     ans = call(
         client, "POST", "/staff/sync", "sync", policy=STATE.load.retry, budget=budget, rng=rng, body=body, headers=auth
     )
@@ -43,15 +58,15 @@ def _sync(
     answered = {r["client_record_id"]: r for r in ans.body.get("results", [])}
     now = time.time()
     for rec in records:
-        res = answered.get(rec["client_record_id"])
+        res = answered.get(rec.client_record_id)
         if res is not None and res.get("status") in ("created", "duplicate", "conflict"):
-            rec["_entry"]["synced"] = True
-            rec["_entry"]["sync_status"] = res.get("status")
-            STATE.observe("sync_lag", (now - rec["_recorded"]) * 1000.0)
+            rec.entry["synced"] = True
+            rec.entry["sync_status"] = res.get("status")
+            STATE.observe("sync_lag", (now - rec.recorded_at) * 1000.0)
             STATE.count("synced_records")
         elif res is not None:
-            rec["_entry"]["sync_status"] = res.get("status")
-            rec["_entry"]["synced"] = False
+            rec.entry["sync_status"] = res.get("status")
+            rec.entry["synced"] = False
     return True
 
 
@@ -62,16 +77,17 @@ def flush_outboxes(deadline_s: float) -> None:
     assert STATE.env is not None
     client = FastHttpSession(STATE.host, STATE.env.events.request, user=None)
     rng, budget = STATE.rng(999_999), RetryBudget(ratio=1.0, max_tokens=100, tokens=100)
-    auth_by_session: dict[str, dict[str, str]] = {}
+    auth_by_center: dict[int, dict[str, str]] = {}
     end = time.time() + deadline_s
     for outbox in STATE.outboxes:
         while outbox and time.time() < end:
             batch = outbox[: STATE.load.journey.sync_batch]
-            auth = auth_by_session.get(batch[0]["_center"]) or _staff_login(client, batch[0]["_center"], rng, budget)
+            center = batch[0].center_id
+            auth = auth_by_center.get(center) or _staff_login(client, center, rng, budget)
             if auth is None:
                 gevent.sleep(0.5)
                 continue
-            auth_by_session[batch[0]["_center"]] = auth
+            auth_by_center[center] = auth
             if _sync(client, batch, auth, rng, budget):
                 del outbox[: len(batch)]
             else:
@@ -208,13 +224,12 @@ class Vaccinator(DrillUser):
         record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
         entry = self._ledger(record, "paper", key, synced=False)
         self.outbox.append(
-            {
-                **record,
-                "client_record_id": key,
-                "_entry": entry,
-                "_recorded": time.time(),
-                "_center": self.session["center_id"],
-            }
+            PaperRecord(
+                sync_record={**record, "client_record_id": key},
+                entry=entry,
+                recorded_at=time.time(),
+                center_id=int(self.session["center_id"]),
+            )
         )
         STATE.count("paper_records")
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from regserver import schemas as s
-from regserver.citizen import json_response
 from regserver.db import sessions, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem
 from regserver.faults import ActiveFault
 from regserver.metrics import render
+from regserver.responses import json_response
 from regserver.state import Admin, State
 from vaxdrill.core.scenario.loadplan import Fault
 

@@ -21,29 +21,26 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from regserver.db import Database, appointments, beneficiaries
+from regserver.outcomes import Booked, Booking, Outcome, Refusal, UnderAge
+from regserver.seats import give_back, take_seats
 
 MAX_BATCH = 200
 
 
-@dataclass(frozen=True)
-class Booking:
-    session_id: str
-    dose: int
-    slot: str
-    refs: tuple[str, ...]
-    mobile: str  # every beneficiary must be registered with this mobile
-    born_by: int  # ... and born in this year or earlier (the session's age limit)
+def check_beneficiaries(booking: Booking, people: dict[str, tuple[str, int]]) -> UnderAge | Refusal | None:
+    """Refuse a booking naming someone not registered with its mobile, or under the age limit.
 
-
-# A booking's outcome: the appointment id, or "full", "booked" (a beneficiary already holds one),
-# "unknown" (not this mobile's beneficiary), "age:<id>" (under the session's age limit).
-Outcome = str
+    ``people`` maps each known reference id to its ``(mobile, birth_year)``; None means go on.
+    """
+    if any(people.get(ref, ("", 0))[0] != booking.mobile for ref in booking.refs):
+        return Refusal.NOT_REGISTERED
+    young = [ref for ref in booking.refs if people[ref][1] > booking.born_by]
+    return UnderAge(young[0]) if young else None
 
 
 class BookingBatcher:
@@ -80,9 +77,8 @@ class BookingBatcher:
             self.running = False
 
     async def _apply(self, batch: list[Booking]) -> list[Outcome]:
-        from regserver.booking import give_back, take_seats
-
-        outcomes: list[Outcome] = ["" for _ in batch]
+        # None: not decided yet (every booking has an outcome by the end)
+        outcomes: list[Outcome | None] = [None for _ in batch]
         asked = Counter[tuple[str, int]]()
         for b in batch:
             asked[(b.session_id, b.dose)] += len(b.refs)
@@ -98,27 +94,24 @@ class BookingBatcher:
                 )
             }
             for i, b in enumerate(batch):
-                if any(people.get(ref, ("", 0))[0] != b.mobile for ref in b.refs):
-                    outcomes[i] = "unknown"
-                else:
-                    young = [ref for ref in b.refs if people[ref][1] > b.born_by]
-                    outcomes[i] = f"age:{young[0]}" if young else ""
-                if outcomes[i]:
+                outcomes[i] = check_beneficiaries(b, people)
+                if outcomes[i] is not None:
                     asked[(b.session_id, b.dose)] -= len(b.refs)
             wholesale = {key: n > 0 and await take_seats(conn, key[0], key[1], n) for key, n in asked.items()}
             rows: list[dict[str, Any]] = []
             for i, b in enumerate(batch):
-                if outcomes[i]:  # refused above: takes no seat
+                if outcomes[i] is not None:  # refused above: takes no seat
                     continue
                 if not wholesale[(b.session_id, b.dose)] and not await take_seats(
                     conn, b.session_id, b.dose, len(b.refs)
                 ):
-                    outcomes[i] = "full"
+                    outcomes[i] = Refusal.FULL
                     continue
-                outcomes[i] = str(uuid.uuid4())
+                booked = Booked(str(uuid.uuid4()))
+                outcomes[i] = booked
                 rows += [
                     {
-                        "appointment_id": outcomes[i],
+                        "appointment_id": booked.appointment_id,
                         "beneficiary_reference_id": ref,
                         "session_id": b.session_id,
                         "slot": b.slot,
@@ -135,12 +128,17 @@ class BookingBatcher:
                 )
                 inserted = {(r[0], r[1]) for r in (await conn.execute(stmt, rows)).all()}
             for i, b in enumerate(batch):
-                if outcomes[i] in ("full", "unknown") or outcomes[i].startswith("age:"):
+                outcome = outcomes[i]
+                if not isinstance(outcome, Booked):
                     continue
-                got = sum((outcomes[i], ref) in inserted for ref in b.refs)
+                got = sum((outcome.appointment_id, ref) in inserted for ref in b.refs)
                 if got != len(b.refs):
                     if got:
-                        await conn.execute(appointments.delete().where(appointments.c.appointment_id == outcomes[i]))
+                        await conn.execute(
+                            appointments.delete().where(appointments.c.appointment_id == outcome.appointment_id)
+                        )
                     await give_back(conn, b.session_id, b.dose, len(b.refs))
-                    outcomes[i] = "booked"
-        return outcomes
+                    outcomes[i] = Refusal.ALREADY_BOOKED
+        decided = [outcome for outcome in outcomes if outcome is not None]
+        assert len(decided) == len(batch), "every booking in the batch has an outcome"
+        return decided

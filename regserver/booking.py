@@ -1,8 +1,8 @@
 """Booking: schedule, cancel, reschedule; the certificate; public counters.
 
-Seats are taken with one conditional UPDATE (``booked + n <= capacity``), atomic in SQLite and
-PostgreSQL alike, so a session is never overbooked whatever the number of concurrent requests or
-worker processes. A beneficiary holds at most one live appointment per dose (a partial unique index).
+Seats are taken and given back by :mod:`regserver.seats` (never overbooked); ``schedule`` requests
+are applied together by :mod:`regserver.batcher`. A beneficiary holds at most one live appointment
+per dose (a partial unique index).
 """
 
 from __future__ import annotations
@@ -18,39 +18,18 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
-from regserver.batcher import Booking
-from regserver.citizen import cached_json, fmt_date, json_response
 from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.outcomes import Booked, Booking, Refusal, UnderAge
 from regserver.pdf import text_pdf
+from regserver.responses import cached_json, fmt_date, json_response
+from regserver.seats import give_back, take_seats
 from regserver.security import mask_id
 from regserver.state import Citizen, ServerState, State
 
 router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
 FULL = "APPOIN0040"
 PHOTO_ID_TYPES = {1: "Aadhaar", 2: "Driving licence", 3: "PAN", 4: "Passport", 5: "Pension passbook", 6: "NPR card"}
-
-
-def _seat_columns(dose: int) -> tuple[sa.Column[Any], sa.Column[Any]]:
-    if dose == 1:
-        return sessions.c.booked_dose1, sessions.c.capacity_dose1
-    return sessions.c.booked_dose2, sessions.c.capacity_dose2
-
-
-async def take_seats(conn: AsyncConnection, session_id: str, dose: int, n: int) -> bool:
-    """Take ``n`` seats of ``dose`` in one atomic statement; False if they are not all free."""
-    booked, capacity = _seat_columns(dose)
-    result = await conn.execute(
-        sessions.update()
-        .where(sessions.c.session_id == session_id, booked + n <= capacity)
-        .values({booked.name: booked + n})
-    )
-    return bool(result.rowcount == 1)
-
-
-async def give_back(conn: AsyncConnection, session_id: str, dose: int, n: int) -> None:
-    booked, _ = _seat_columns(dose)
-    await conn.execute(sessions.update().where(sessions.c.session_id == session_id).values({booked.name: booked - n}))
 
 
 async def _session(st: ServerState, conn: AsyncConnection, session_id: str) -> Any:
@@ -84,15 +63,22 @@ async def schedule(body: s.Schedule, mobile: Citizen, st: State) -> Response:
         body.session_id, body.dose, body.slot, tuple(wanted), mobile, session.date.year - session.min_age_limit
     )
     outcome = await st.batcher.book(booking)
-    if outcome == "full":
-        raise ApiProblem(409, FULL, "this session is fully booked")
-    if outcome == "booked":
-        raise ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {body.dose}")
-    if outcome == "unknown":
-        raise ApiProblem(404, "BENEFICIARY_NOT_FOUND", "a beneficiary is not registered with this mobile number")
-    if outcome.startswith("age:"):
-        raise ApiProblem(400, "AGE_LIMIT", f"beneficiary {outcome[4:]} is under {session.min_age_limit}")
-    return json_response({"appointment_confirmation_no": outcome})
+    if not isinstance(outcome, Booked):
+        raise refusal_problem(outcome, body.dose, session.min_age_limit)
+    return json_response({"appointment_confirmation_no": outcome.appointment_id})
+
+
+def refusal_problem(outcome: UnderAge | Refusal, dose: int, min_age_limit: int) -> ApiProblem:
+    """The answer to a booking that took no seat (docs/api-contract.md)."""
+    match outcome:
+        case UnderAge(beneficiary):
+            return ApiProblem(400, "AGE_LIMIT", f"beneficiary {beneficiary} is under {min_age_limit}")
+        case Refusal.FULL:
+            return ApiProblem(409, FULL, "this session is fully booked")
+        case Refusal.ALREADY_BOOKED:
+            return ApiProblem(409, "APPOIN0041", f"a beneficiary already has an appointment for dose {dose}")
+        case Refusal.NOT_REGISTERED:
+            return ApiProblem(404, "BENEFICIARY_NOT_FOUND", "a beneficiary is not registered with this mobile number")
 
 
 async def _session_fact(st: ServerState, session_id: str) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from regserver import schemas as s
 from regserver.db import appointments, beneficiaries, centers, districts, otp_txns, sessions, states, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.responses import cached_json, fmt_date, json_response, parse_date
 from regserver.security import mask_mobile
 from regserver.state import Citizen, State
 from vaxdrill.core.otp import drill_otp, otp_hash
@@ -31,26 +32,6 @@ router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
 DateText = Annotated[str, Query(pattern=r"^[0-3][0-9]-[01][0-9]-[0-9]{4}$", description="DD-MM-YYYY")]
 Id = Annotated[int, Query(ge=1, le=2**31 - 1)]
 MAX_BENEFICIARIES = 4
-
-
-def parse_date(text: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text, "%d-%m-%Y").date()
-    except ValueError:
-        raise ApiProblem(422, "VALIDATION", f"date: expected a real date as DD-MM-YYYY, found {text!r}") from None
-
-
-def fmt_date(day: dt.date) -> str:
-    return day.strftime("%d-%m-%Y")
-
-
-def json_response(data: Any, status: int = 200, max_age: int | None = None) -> Response:
-    headers = {"Cache-Control": f"max-age={max_age}"} if max_age is not None else None
-    return Response(json.dumps(data).encode(), status, headers=headers, media_type="application/json")
-
-
-def cached_json(body: bytes, max_age: int) -> Response:
-    return Response(body, 200, headers={"Cache-Control": f"max-age={max_age}"}, media_type="application/json")
 
 
 # --- OTP ---------------------------------------------------------------------------------------

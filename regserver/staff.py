@@ -27,9 +27,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
-from regserver.citizen import json_response
 from regserver.db import Database, appointments, beneficiaries, centers, idempotency, sessions, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem, describe_validation
+from regserver.responses import json_response
 from regserver.state import Staff, State
 
 router = APIRouter(prefix="/api/v2/staff", responses=ERROR_RESPONSES)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from vaxdrill.loadtest.procs import Server
+from vaxdrill.loadtest.server_process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -45,7 +45,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("server")
     seed = folder / "seed.yaml"
     seed.write_text(f"name: seed\nseed: 11\n{SITES}", encoding="utf-8")
-    with Server(scenario=seed, folder=folder) as server:
+    with ServerProcess.for_run(seed, folder) as server:
         yield server.url
 
 

@@ -167,22 +167,36 @@ async def test_booking_errors(srv: Srv) -> None:
     auth = await srv.login("9844444444")
     ref = await srv.register(auth)
     young = await srv.register(auth, birth_year=2020)
+    someone_else = await srv.register(await srv.login("9844444445"))
     slot = "10:30AM-11:30AM"
+
+    def book(refs: list[str], **other: object) -> dict[str, object]:
+        return {"dose": 1, "session_id": srv.alibag, "slot": slot, "beneficiaries": refs, **other}
+
     cases = [
-        ({"dose": 1, "session_id": "nope", "slot": slot, "beneficiaries": [ref]}, 404),
-        ({"dose": 1, "session_id": srv.alibag, "slot": "09:00AM-10:00AM", "beneficiaries": [ref]}, 400),
-        ({"dose": 1, "session_id": srv.alibag, "slot": slot, "beneficiaries": ["01234567890123"]}, 404),
-        ({"dose": 1, "session_id": srv.alibag, "slot": slot, "beneficiaries": [young]}, 400),
-        ({"dose": 2, "session_id": srv.alibag, "slot": slot, "beneficiaries": [ref]}, 409),  # no dose-2 seats
-        ({"dose": 3, "session_id": srv.alibag, "slot": slot, "beneficiaries": [ref]}, 422),
-        ({"dose": 1, "session_id": srv.alibag, "slot": slot, "beneficiaries": [ref], "center_id": 5}, 400),
+        (book([ref], session_id="nope"), 404, "SESSION_NOT_FOUND"),
+        (book([ref], slot="09:00AM-10:00AM"), 400, "APPOIN0045"),
+        (book(["01234567890123"]), 404, "BENEFICIARY_NOT_FOUND"),
+        (book([ref, someone_else]), 404, "BENEFICIARY_NOT_FOUND"),
+        (book([ref, young]), 400, "AGE_LIMIT"),
+        (book([ref], dose=2), 409, "APPOIN0040"),  # no dose-2 seats
+        (book([ref], dose=3), 422, "VALIDATION"),
+        (book([ref], center_id=5), 400, "CENTER_MISMATCH"),
     ]
-    for body, status in cases:
+    for body, status, code in cases:
         r = await c.post("/api/v2/appointment/schedule", json=body, headers=auth)
-        assert r.status_code == status, (body, r.text)
+        assert (r.status_code, r.json()["errorCode"]) == (status, code), (body, r.text)
         assert r.json()["error"]
     r = await c.post("/api/v2/appointment/schedule", json=cases[4][0], headers=auth)
-    assert r.json()["errorCode"] == "APPOIN0040"
+    assert r.json()["error"] == f"beneficiary {young} is under 18"
+    # A refused booking stored nothing for anyone: the adult alone can still book, once.
+    body = book([ref])
+    assert (await c.post("/api/v2/appointment/schedule", json=body, headers=auth)).status_code == 200
+    r = await c.post("/api/v2/appointment/schedule", json=body, headers=auth)
+    assert (r.status_code, r.json()) == (
+        409,
+        {"errorCode": "APPOIN0041", "error": "a beneficiary already has an appointment for dose 1"},
+    )
 
 
 async def test_full_session_is_409_appoin0040(srv: Srv) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from regserver.db import sms_outbox
 from tests.server.conftest import ADMIN, ADMIN_AUTH, RAIGAD, Srv, today
-from vaxdrill.loadtest.live import VAXDRILL, live_server
+from vaxdrill.loadtest.server_process import ServerProcess
 
 FIND = "/api/v2/appointment/sessions/public/findByDistrict"
 
@@ -25,7 +26,7 @@ FIND = "/api/v2/appointment/sessions/public/findByDistrict"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("faults") / "server.db"
-    with live_server(
+    with ServerProcess(
         "--db",
         f"sqlite:///{db}",
         "--seed-data",
@@ -37,8 +38,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--cache-seconds",
         "0",
         workers=2,
-    ) as base:
-        yield base
+    ) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -141,7 +142,9 @@ def test_shedding_answers_503_with_retry_after_at_the_in_flight_limit(client: ht
 def test_fault_plan_file_is_checked(tmp_path: Path) -> None:
     bad = tmp_path / "faults.yaml"
     bad.write_text("- {kind: outage, duration: 30}\n- {kind: latency, duration: 5s}\n", encoding="utf-8")
-    run = subprocess.run([str(VAXDRILL), "serve", "--faults", str(bad)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "vaxdrill", "serve", "--faults", str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "[0].duration" in run.stderr and "[1]" in run.stderr and "latency" in run.stderr
 
@@ -149,7 +152,10 @@ def test_fault_plan_file_is_checked(tmp_path: Path) -> None:
 def test_fault_plan_file_starts_faults(tmp_path: Path) -> None:
     plan = tmp_path / "faults.yaml"
     plan.write_text('- {kind: outage, at: 0s, duration: 1h, routes: ["/api/v2/public/*"]}\n', encoding="utf-8")
-    with live_server("--db", f"sqlite:///{tmp_path / 's.db'}", "--faults", str(plan), "--admin-token", ADMIN) as base:
+    with ServerProcess(
+        "--db", f"sqlite:///{tmp_path / 's.db'}", "--faults", str(plan), "--admin-token", ADMIN
+    ) as server:
+        base = server.url
         assert httpx.get(f"{base}/api/v2/public/counters").status_code == 503
         assert httpx.get(f"{base}/api/v2/admin/location/states").status_code == 200
         assert httpx.get(f"{base}/api/v2/admin/faults").status_code == 401
@@ -199,7 +205,9 @@ def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
         (["--db", "postgresql://nobody@127.0.0.1:1/none"], "cannot reach", 3),  # could not run, not a mistake
         (["--seed-data", str(tmp_path / "missing.yaml")], "no such file", 2),
     ]:
-        run = subprocess.run([str(VAXDRILL), "serve", *args], capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-m", "vaxdrill", "serve", *args], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == code, (args, run.stderr)
         assert words in run.stderr and "Traceback" not in run.stderr
 

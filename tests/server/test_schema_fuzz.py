@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from regserver.app import create_app
 from tests.server.conftest import ADMIN, DRILL, RAIGAD, config_for
 from vaxdrill.core.otp import drill_otp, otp_hash
-from vaxdrill.loadtest.live import live_server
+from vaxdrill.loadtest.server_process import ServerProcess
 
 schema = schemathesis.openapi.from_dict(create_app(config_for("sqlite:///unused.db")).openapi())
 
@@ -24,7 +24,7 @@ schema = schemathesis.openapi.from_dict(create_app(config_for("sqlite:///unused.
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     db = tmp_path_factory.mktemp("fuzz") / "server.db"
-    with live_server(
+    with ServerProcess(
         "--db",
         f"sqlite:///{db}",
         "--seed-data",
@@ -35,7 +35,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         ADMIN,
         "--otp-limit",
         "100000",
-    ) as url:
+    ) as server:
+        url = server.url
         txn = httpx.post(f"{url}/api/v2/auth/public/generateOTP", json={"mobile": "9999999999"}).json()["txnId"]
         otp = otp_hash(drill_otp("9999999999", DRILL, txn))
         token = httpx.post(f"{url}/api/v2/auth/public/confirmOTP", json={"otp": otp, "txnId": txn}).json()["token"]

@@ -1,4 +1,4 @@
-"""Processes a load test starts: the reference server and Locust (master, workers), loopback only.
+"""Processes a load test starts: Locust (master, workers), loopback only; the server is in server_process.
 
 Locust monkey-patches the standard library with gevent, so it always runs as its own process
 (``python -m locust``); this module only starts and watches processes and never imports it.
@@ -17,13 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import httpx
 
 from vaxdrill.core.errors import LoopbackError, ProcessFailed
 
@@ -62,67 +58,6 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
-
-
-@dataclass
-class Server:
-    """The reference server as a child process; use as a context manager."""
-
-    scenario: Path
-    folder: Path
-    extra_args: Sequence[str] = ()
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = self.folder / "server.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> Server:
-        self.port = self.port or free_port()
-        cmd = [
-            sys.executable, "-m", "vaxdrill", "serve",
-            "--db", f"sqlite:///{(self.folder / 'server.sqlite3').resolve()}",
-            "--port", str(self.port),
-            "--seed-data", str(self.scenario),
-            "--drill-otp", DRILL_OTP,
-            "--staff-secret", STAFF_SECRET,
-            "--admin-token", ADMIN_TOKEN,
-            *self.extra_args,
-        ]  # fmt: skip
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ProcessFailed(f"the reference server exited with {self.proc.returncode}:\n{_tail(self.log)}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise ProcessFailed(f"the reference server was not ready within {timeout:g}s:\n{_tail(self.log)}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @dataclass

@@ -26,7 +26,8 @@ from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.loadtest import slo as slo_mod
-from vaxdrill.loadtest.procs import LocustRun, Server, require_loopback
+from vaxdrill.loadtest.procs import LocustRun, require_loopback
+from vaxdrill.loadtest.server_process import ServerProcess
 
 out = Console(soft_wrap=True)
 
@@ -56,7 +57,7 @@ def target(host: str | None, scenario_path: Path, folder: Path, server_args: lis
     if host is not None:
         yield require_loopback(host)
         return
-    with Server(scenario=scenario_path, folder=folder, extra_args=server_args) as server:
+    with ServerProcess.for_run(scenario_path, folder, server_args) as server:
         yield server.url
 
 

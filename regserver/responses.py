@@ -1,0 +1,31 @@
+"""JSON answers and the API's ``DD-MM-YYYY`` dates, shared by every router."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from fastapi.responses import Response
+
+from regserver.errors import ApiProblem
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%d-%m-%Y").date()
+    except ValueError:
+        raise ApiProblem(422, "VALIDATION", f"date: expected a real date as DD-MM-YYYY, found {text!r}") from None
+
+
+def fmt_date(day: dt.date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def json_response(data: Any, status: int = 200, max_age: int | None = None) -> Response:
+    headers = {"Cache-Control": f"max-age={max_age}"} if max_age is not None else None
+    return Response(json.dumps(data).encode(), status, headers=headers, media_type="application/json")
+
+
+def cached_json(body: bytes, max_age: int) -> Response:
+    return Response(body, 200, headers={"Cache-Control": f"max-age={max_age}"}, media_type="application/json")
