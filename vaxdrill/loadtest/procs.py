@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from vaxdrill.core.errors import RunError, VaxdrillError
+from vaxdrill.core.secrets import DRILL_SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
-DRILL_OTP, STAFF_SECRET, ADMIN_TOKEN = "drill-otp", "drill-staff", "drill-admin"
 
 
 class LoopbackError(VaxdrillError):
@@ -96,9 +96,7 @@ class Server:
             "--db", f"sqlite:///{(self.folder / 'server.sqlite3').resolve()}",
             "--port", str(self.port),
             "--seed-data", str(self.scenario),
-            "--drill-otp", DRILL_OTP,
-            "--staff-secret", STAFF_SECRET,
-            "--admin-token", ADMIN_TOKEN,
+            *DRILL_SECRETS.server_args(),
             *self.extra_args,
         ]  # fmt: skip
         with self.log.open("wb") as out:
@@ -152,12 +150,10 @@ class LocustRun:
             VAXDRILL_SCENARIO=str(self.scenario.resolve()),
             VAXDRILL_OUT=str(self.folder.resolve()),
             VAXDRILL_MODE=self.mode,
-            VAXDRILL_DRILL_OTP=DRILL_OTP,
-            VAXDRILL_STAFF_SECRET=STAFF_SECRET,
-            VAXDRILL_ADMIN_TOKEN=ADMIN_TOKEN,
             VAXDRILL_RUN=self.folder.name[-24:],
             PYTHONUNBUFFERED="1",
         )
+        env.update(DRILL_SECRETS.environ())
         if self.duration is not None:
             env["VAXDRILL_DURATION"] = f"{self.duration:g}"
         return env
