@@ -16,7 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 RAIGAD = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
 
-CHILD = r'''
+CHILD = r"""
 import json, sys
 from pathlib import Path
 
@@ -66,7 +66,7 @@ except RuntimeError as exc:
     out["second_install"] = str(exc)
 out["library_defaults"] = RunContext.from_options(None, {"VAXDRILL_SCENARIO": scenario}).secrets.admin_token
 print(json.dumps(out))
-'''
+"""
 
 
 def _child(tmp_path: Path, env: dict[str, str]) -> dict[str, Any]:
