@@ -1,4 +1,5 @@
-"""What vaxdrill keeps for one run inside a Locust process: :class:`RunContext`.
+"""What vaxdrill keeps for one run inside a Locust process: :class:`RunContext` (its fixed
+:class:`RunSettings` and its state).
 
 A context is made from the process's options by :func:`locustfiles.lifecycle.install` (called
 from the locustfile's ``init`` listener) and attached to the Locust ``Environment``; users, gates
@@ -64,17 +65,55 @@ def add_options(parser: Any) -> None:
     parser.add_argument("--vaxdrill-run", env_var="VAXDRILL_RUN", default="", include_in_web_ui=False)
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What the run was told, fixed at install: scenario, load plan, secrets, mode, output folder."""
+
+    scenario: Scenario
+    load: LoadProfile  # the scenario's, with ``VAXDRILL_DURATION`` applied
+    secrets: DrillSecrets = DRILL_SECRETS
+    mode: Mode = "loadtest"
+    out: Path | None = None  # where drill-raw.json goes; None: not written
+    run: str = "run"  # the run's name: identities and idempotency keys never repeat across runs
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace | None, environ: Mapping[str, str]) -> RunSettings:
+        """Settings from Locust's parsed options (``None`` when Locust runs as a library: defaults).
+
+        ``environ`` supplies ``VAXDRILL_DURATION`` (and ``VAXDRILL_SCENARIO`` without options); everything
+        else comes through the options, which Locust fills from the command line or the variables.
+        """
+
+        def option(name: str, default: str) -> str:
+            value = getattr(options, name, None) if options is not None else None
+            return str(value) if value else default
+
+        scenario = load_scenario(Path(option("scenario", environ.get("VAXDRILL_SCENARIO", str(DEFAULT_SCENARIO)))))
+        load = scenario.load or LoadProfile()
+        duration = environ.get("VAXDRILL_DURATION")  # `vaxdrill loadtest --duration` (seconds)
+        if duration:
+            load = load.model_copy(update={"duration": float(duration)})
+        mode = option("vaxdrill_mode", "loadtest")
+        out = option("vaxdrill_out", "")
+        return cls(
+            scenario=scenario,
+            load=load,
+            secrets=DrillSecrets(
+                drill_otp=option("drill_otp", DRILL_SECRETS.drill_otp),
+                staff_secret=option("staff_secret", DRILL_SECRETS.staff_secret),
+                admin_token=option("admin_token", DRILL_SECRETS.admin_token),
+            ),
+            mode="capacity" if mode == "capacity" else "loadtest",
+            out=Path(out) if out else None,
+            run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
+        )
+
+
 @dataclass
 class RunContext:
-    """One run in one Locust process (standalone, master or worker): its configuration and its state."""
+    """One run in one Locust process (standalone, master or worker): its settings and its state."""
 
-    # Configuration, fixed at install.
-    scenario: Scenario
-    load: LoadProfile
-    secrets: DrillSecrets
-    mode: Mode = "loadtest"
-    out: Path | None = None
-    run: str = "run"
+    settings: RunSettings
     environment: Environment | None = None
     # Where this process stands among the run's processes (a worker learns it at test start).
     node: str = "local"
@@ -111,35 +150,32 @@ class RunContext:
 
     @classmethod
     def from_options(cls, options: argparse.Namespace | None, environ: Mapping[str, str]) -> RunContext:
-        """A context from Locust's parsed options (``None`` when Locust runs as a library: defaults).
+        """A fresh context with :meth:`RunSettings.from_options`."""
+        return cls(RunSettings.from_options(options, environ))
 
-        ``environ`` supplies ``VAXDRILL_DURATION`` (and ``VAXDRILL_SCENARIO`` without options); everything
-        else comes through the options, which Locust fills from the command line or the variables.
-        """
+    @property
+    def scenario(self) -> Scenario:
+        return self.settings.scenario
 
-        def option(name: str, default: str) -> str:
-            value = getattr(options, name, None) if options is not None else None
-            return str(value) if value else default
+    @property
+    def load(self) -> LoadProfile:
+        return self.settings.load
 
-        scenario = load_scenario(Path(option("scenario", environ.get("VAXDRILL_SCENARIO", str(DEFAULT_SCENARIO)))))
-        load = scenario.load or LoadProfile()
-        duration = environ.get("VAXDRILL_DURATION")  # `vaxdrill loadtest --duration` (seconds)
-        if duration:
-            load = load.model_copy(update={"duration": float(duration)})
-        mode = option("vaxdrill_mode", "loadtest")
-        out = option("vaxdrill_out", "")
-        return cls(
-            scenario=scenario,
-            load=load,
-            secrets=DrillSecrets(
-                drill_otp=option("drill_otp", DRILL_SECRETS.drill_otp),
-                staff_secret=option("staff_secret", DRILL_SECRETS.staff_secret),
-                admin_token=option("admin_token", DRILL_SECRETS.admin_token),
-            ),
-            mode="capacity" if mode == "capacity" else "loadtest",
-            out=Path(out) if out else None,
-            run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
-        )
+    @property
+    def secrets(self) -> DrillSecrets:
+        return self.settings.secrets
+
+    @property
+    def mode(self) -> Mode:
+        return self.settings.mode
+
+    @property
+    def out(self) -> Path | None:
+        return self.settings.out
+
+    @property
+    def run(self) -> str:
+        return self.settings.run
 
     # recording helpers used by users and gates
     def count(self, name: str, amount: float = 1.0) -> None:
