@@ -3,7 +3,7 @@
 Against the same trivial loopback HTTP server (asyncio, a fixed JSON answer), run in turn:
 
 - **plain**: Locust ``FastHttpUser`` GETs, nothing else;
-- **vaxdrill**: the same GETs through vaxdrill's machinery: ``locustfiles._api.call`` (named
+- **vaxdrill**: the same GETs through vaxdrill's machinery: ``locustfiles.api_call.call`` (named
   request, answer check, retry policy and budget), full-precision HdrHistogram recording of every
   request (per endpoint, per time window, the SLO watcher's recent view), the SLO watcher itself
   (``abort_after_breach``), a custom metric per request, the one-second CPU/gauge sampler.
@@ -97,24 +97,27 @@ class Plain(FastHttpUser):
 
 VAXDRILL = MEASURE + '''
 import numpy as np
-from locust import FastHttpUser, task
+from locust import FastHttpUser, events, task
 
-from locustfiles import _drill  # the machinery: listeners, recorder, SLO watcher, sampler
-from locustfiles._api import call
+from locustfiles.api_call import call
+from locustfiles.lifecycle import install  # the machinery: listeners, recorder, SLO watcher, sampler
+from locustfiles.run_context import add_options, context
 from vaxdrill.loadtest.retry import RetryBudget
 
-_drill.early_load()
+events.init_command_line_parser.add_listener(add_options)
+events.init.add_listener(lambda environment, **_: install(environment))
 
 class ThroughVaxdrill(FastHttpUser):
     def on_start(self):
+        self.ctx = context(self.environment)
         self.rng = np.random.default_rng(1)
         self.budget = RetryBudget(ratio=0.2)
 
     @task
     def get(self):
         call(self.client, "GET", "/appointment/sessions/public/findByDistrict", "findByDistrict",
-             policy=_drill.STATE.load.retry, budget=self.budget, rng=self.rng)
-        _drill.STATE.count("iterations")  # a custom metric per request
+             policy=self.ctx.load.retry, budget=self.budget, rng=self.rng)
+        self.ctx.count("iterations")  # a custom metric per request
 '''
 
 SCENARIO = """

@@ -6,9 +6,10 @@ Plain Locust works::
     locust -f locustfiles/launch_day.py --host http://127.0.0.1:8000 --headless  # shape ends the run
 
 The scenario (``--scenario FILE`` or ``VAXDRILL_SCENARIO``; default the Raigad example) gives the
-mix, think times, shape and SLOs. Its ``load.shape`` picks the shape class: ``launch_day`` ->
-:class:`LaunchDayShape` (closed model), ``steps`` -> :class:`StepShape` and ``open`` ->
-:class:`OpenModelShape` (open model), ``constant`` -> none (use ``-u/-r/-t``).
+mix, think times, shape and SLOs. It is read at Locust's ``init`` (:func:`locustfiles.lifecycle.install`),
+never at import. Its ``load.shape`` picks the shape: ``launch_day`` -> ``LaunchDayShape`` (closed
+model), ``steps`` -> ``StepShape`` and ``open`` -> ``OpenModelShape`` (open model,
+:mod:`locustfiles.open_model`), ``constant`` -> none (use ``-u/-r/-t``).
 
 User classes:
 
@@ -22,57 +23,53 @@ User classes:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
-from locust import task
+from locust import events, task
+from locust.env import Environment
 
-from locustfiles import _drill
-from locustfiles._drill import STATE
+from locustfiles.drill_user import DrillUser, today
+from locustfiles.lifecycle import install
+from locustfiles.run_context import add_options
+from locustfiles.vaccinator import Vaccinator
+from vaxdrill.core.otp import drill_otp, otp_hash
 
-# The scenario decides the shape class and the user weights, so it is read before they are defined.
-_SCENARIO = _drill.early_load()
-_SHAPE = _SCENARIO.load.shape if _SCENARIO.load else "launch_day"
-if os.environ.get("VAXDRILL_MODE") == "capacity":
-    from locustfiles._openmodel import OpenModelShape as OpenModelShape
-elif _SHAPE == "launch_day":
-    from locustfiles._openmodel import LaunchDayShape as LaunchDayShape
-elif _SHAPE == "steps":
-    from locustfiles._openmodel import StepShape as StepShape
-elif _SHAPE == "open":
-    from locustfiles._openmodel import OpenModelShape as OpenModelShape
+__all__ = ["Citizen", "SlotWatcher", "Vaccinator"]  # the user classes Locust runs
 
-from locustfiles._users import DrillUser, today  # noqa: E402
-from locustfiles._vaccinator import Vaccinator as Vaccinator  # noqa: E402
-from vaxdrill.core.otp import drill_otp, otp_hash  # noqa: E402
 
-__all__ = ["Citizen", "SlotWatcher", "Vaccinator"]
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    add_options(parser)
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    install(environment)
 
 
 class Citizen(DrillUser):
     """A person registering their family on launch day."""
 
-    weight = STATE.load.mix.citizen
     gate_name = "Citizen"
 
     def on_start(self) -> None:
-        self.think = STATE.load.think_time.citizen
+        self.think = self.ctx.load.think_time.citizen
 
     @task
     def journey(self) -> None:
         self.iterate(self._journey)
 
     def _journey(self) -> None:
-        assert STATE.identities is not None
-        who = STATE.identities.next()
-        plan = STATE.load.journey
+        assert self.ctx.identities is not None
+        who = self.ctx.identities.next()
+        plan = self.ctx.load.journey
         otp = self.api("POST", "/auth/public/generateOTP", "generateOTP", body={"mobile": who.mobile})
         if not otp.ok:
             return
         txn = otp.body["txnId"]
         self.pause()
-        code = drill_otp(who.mobile, STATE.drill_otp, txn)
+        code = drill_otp(who.mobile, self.ctx.secrets.drill_otp, txn)
         login = self.api("POST", "/auth/public/confirmOTP", "confirmOTP", body={"otp": otp_hash(code), "txnId": txn})
         if not login.ok:
             return
@@ -179,11 +176,10 @@ class Citizen(DrillUser):
 class SlotWatcher(DrillUser):
     """A 2021 slot-watching bot: polls availability every few seconds."""
 
-    weight = STATE.load.mix.slot_watcher
     gate_name = "SlotWatcher"
 
     def on_start(self) -> None:
-        self.think = STATE.load.journey.watcher_poll
+        self.think = self.ctx.load.journey.watcher_poll
 
     @task
     def poll(self) -> None:

@@ -6,9 +6,11 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
+from vaxdrill.core.secrets import DRILL_SECRETS
+
 ENV_VAR = "VAXDRILL_SERVER_CONFIG"
 DEFAULT_DB = "sqlite:///vaxdrill-server.db"
-DEFAULT_STAFF_SECRET = "drill-staff"
+DEFAULT_STAFF_SECRET = DRILL_SECRETS.staff_secret
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ from regserver.seed import session_id_for
 from vaxdrill.core.otp import drill_otp, otp_hash
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.secrets import DRILL_SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
 RAIGAD = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
-DRILL = "drill-secret"
-ADMIN = "admin-token"
+DRILL = DRILL_SECRETS.drill_otp
+ADMIN = DRILL_SECRETS.admin_token
+STAFF = DRILL_SECRETS.staff_secret
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -50,7 +52,7 @@ class Srv:
 
     async def staff(self, center_id: int = 100001, staff_id: str = "v1") -> dict[str, str]:
         r = await self.client.post(
-            "/api/v2/staff/login", json={"center_id": center_id, "staff_id": staff_id, "secret": "drill-staff"}
+            "/api/v2/staff/login", json={"center_id": center_id, "staff_id": staff_id, "secret": STAFF}
         )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import DRILL, Srv, config_for, start, today
+from tests.server.conftest import ADMIN_AUTH, DRILL, Srv, config_for, start, today
 from vaxdrill.core.otp import drill_otp, otp_hash
 from vaxdrill.core.scenario.model import Scenario
 
@@ -147,7 +147,7 @@ async def test_availability_and_booking_cycle(srv: Srv) -> None:
         headers=auth,
     )
     assert r.status_code == 204
-    admin = (await c.get("/api/v2/admin/sessions", headers={"Authorization": "Bearer admin-token"})).json()
+    admin = (await c.get("/api/v2/admin/sessions", headers=ADMIN_AUTH)).json()
     booked = {s["session_id"]: s["booked"] for s in admin["sessions"]}
     assert booked[srv.alibag] == 100 and booked[pen["session_id"]] == 101
     r = await c.post(
@@ -158,7 +158,7 @@ async def test_availability_and_booking_cycle(srv: Srv) -> None:
         "/api/v2/appointment/cancel", json={"appointment_id": appointment, "beneficiariesToCancel": [ref]}, headers=auth
     )
     assert r.status_code == 404
-    admin = (await c.get("/api/v2/admin/sessions", headers={"Authorization": "Bearer admin-token"})).json()
+    admin = (await c.get("/api/v2/admin/sessions", headers=ADMIN_AUTH)).json()
     assert {s["session_id"]: s["booked"] for s in admin["sessions"]}[pen["session_id"]] == 100
 
 

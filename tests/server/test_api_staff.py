@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.server.conftest import ADMIN_AUTH, Srv
+from tests.server.conftest import ADMIN_AUTH, STAFF, Srv
 
 pytestmark = pytest.mark.asyncio
 SEEDED = "00000100000001"  # first booked beneficiary of the first site (DGH Alibag)
@@ -31,9 +31,9 @@ async def test_staff_login(srv: Srv) -> None:
     c = srv.client
     r = await c.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": "wrong"})
     assert r.status_code == 401
-    r = await c.post("/api/v2/staff/login", json={"center_id": 999, "staff_id": "v1", "secret": "drill-staff"})
+    r = await c.post("/api/v2/staff/login", json={"center_id": 999, "staff_id": "v1", "secret": STAFF})
     assert r.status_code == 404
-    r = await c.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v 1", "secret": "drill-staff"})
+    r = await c.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v 1", "secret": STAFF})
     assert r.status_code == 422
 
 

@@ -22,7 +22,7 @@ from regserver.app import create_app, prepare
 from regserver.db import beneficiaries
 from regserver.guard import Guard
 from regserver.seed import session_id_for
-from tests.server.conftest import ADMIN_AUTH, config_for
+from tests.server.conftest import ADMIN_AUTH, STAFF, config_for
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 
@@ -45,7 +45,7 @@ async def _with_client(url: str, people: list[str], body: Any) -> Any:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://t") as client,
     ):
         r = await client.post(
-            "/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": "drill-staff"}
+            "/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": STAFF}
         )
         auth = {"Authorization": f"Bearer {r.json()['token']}"}
         rows = [

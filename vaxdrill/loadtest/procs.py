@@ -22,10 +22,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from vaxdrill.core.errors import LoopbackError, ProcessFailed
+from vaxdrill.core.secrets import DRILL_SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
-DRILL_OTP, STAFF_SECRET, ADMIN_TOKEN = "drill-otp", "drill-staff", "drill-admin"
 
 
 def require_loopback(url: str) -> str:
@@ -80,12 +80,10 @@ class LocustRun:
             VAXDRILL_SCENARIO=str(self.scenario.resolve()),
             VAXDRILL_OUT=str(self.folder.resolve()),
             VAXDRILL_MODE=self.mode,
-            VAXDRILL_DRILL_OTP=DRILL_OTP,
-            VAXDRILL_STAFF_SECRET=STAFF_SECRET,
-            VAXDRILL_ADMIN_TOKEN=ADMIN_TOKEN,
             VAXDRILL_RUN=self.folder.name[-24:],
             PYTHONUNBUFFERED="1",
         )
+        env.update(DRILL_SECRETS.environ())
         if self.duration is not None:
             env["VAXDRILL_DURATION"] = f"{self.duration:g}"
         return env

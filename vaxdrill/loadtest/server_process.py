@@ -23,7 +23,8 @@ from typing import IO
 import httpx
 
 from vaxdrill.core.errors import ProcessFailed
-from vaxdrill.loadtest.procs import ADMIN_TOKEN, DRILL_OTP, STAFF_SECRET, free_port
+from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.loadtest.procs import free_port
 
 # Each uvicorn worker logs this once its lifespan (database, fault plan) is up.
 WORKER_READY = b"Application startup complete"
@@ -67,9 +68,7 @@ class ServerProcess:
         return cls(
             "--db", f"sqlite:///{(folder / 'server.sqlite3').resolve()}",
             "--seed-data", str(scenario.resolve()),
-            "--drill-otp", DRILL_OTP,
-            "--staff-secret", STAFF_SECRET,
-            "--admin-token", ADMIN_TOKEN,
+            *DRILL_SECRETS.server_args(),
             *extra_args,
             log=folder / "server.log",
         )  # fmt: skip

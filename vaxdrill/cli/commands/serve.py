@@ -25,6 +25,7 @@ from rich.console import Console
 from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import Fault
+from vaxdrill.core.secrets import DRILL_SECRETS
 
 out = Console(stderr=True, soft_wrap=True)
 
@@ -63,7 +64,7 @@ def serve(
     drill_otp: Annotated[
         str | None, typer.Option(help="Drill mode: OTPs derived from mobile + this secret (off by default).")
     ] = None,
-    staff_secret: Annotated[str, typer.Option(help="Secret site staff log in with.")] = "drill-staff",
+    staff_secret: Annotated[str, typer.Option(help="Secret site staff log in with.")] = DRILL_SECRETS.staff_secret,
     admin_token: Annotated[
         str | None, typer.Option(help="Bearer token of the admin routes (default: a random one, printed).")
     ] = None,
@@ -129,7 +130,7 @@ def serve(
         out.print(f"fault plan: {len(plan)} fault(s) from {faults}")
     out.print(
         f"drill OTP: {'on' if drill_otp else 'off'}; "
-        f"staff secret: {'default' if staff_secret == 'drill-staff' else 'set'}"
+        f"staff secret: {'default' if staff_secret == DRILL_SECRETS.staff_secret else 'set'}"
     )
     if admin_token is None:
         out.print(f"admin token: {token}")

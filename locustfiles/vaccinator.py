@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -21,37 +20,25 @@ import numpy as np
 from locust import task
 from locust.contrib.fasthttp import FastHttpSession
 
-from locustfiles._api import call
-from locustfiles._drill import STATE
-from locustfiles._users import DrillUser
+from locustfiles.api_call import call
+from locustfiles.drill_user import DrillUser
+from locustfiles.paper import Outbox, PaperRecord
+from locustfiles.run_context import RunContext
 from vaxdrill.loadtest.retry import RetryBudget, parse_retry_after
 
 
-@dataclass(frozen=True)
-class PaperRecord:
-    """A dose written on paper while the server failed, waiting for batch sync."""
-
-    sync_record: dict[str, Any]  # what /staff/sync receives: the dose's fields and its client_record_id
-    entry: dict[str, Any]  # its ledger entry, marked synced once the server has it
-    recorded_at: float  # when it was written down (time.time()), for the sync lag
-    center_id: int  # the centre whose staff send it
-
-    @property
-    def client_record_id(self) -> str:
-        return str(self.sync_record["client_record_id"])
-
-
-class Outbox(list[PaperRecord]):
-    """Paper records waiting for batch sync (one per vaccinator)."""
-
-
 def _sync(
-    client: Any, records: list[PaperRecord], auth: dict[str, str], rng: np.random.Generator, budget: RetryBudget
+    ctx: RunContext,
+    client: Any,
+    records: list[PaperRecord],
+    auth: dict[str, str],
+    rng: np.random.Generator,
+    budget: RetryBudget,
 ) -> bool:
     """Send one batch; on an answer mark each record's ledger entry synced and record its lag."""
     body = {"records": [r.sync_record for r in records]}
     ans = call(
-        client, "POST", "/staff/sync", "sync", policy=STATE.load.retry, budget=budget, rng=rng, body=body, headers=auth
+        client, "POST", "/staff/sync", "sync", policy=ctx.load.retry, budget=budget, rng=rng, body=body, headers=auth
     )
     if not ans.ok:
         return False
@@ -62,48 +49,50 @@ def _sync(
         if res is not None and res.get("status") in ("created", "duplicate", "conflict"):
             rec.entry["synced"] = True
             rec.entry["sync_status"] = res.get("status")
-            STATE.observe("sync_lag", (now - rec.recorded_at) * 1000.0)
-            STATE.count("synced_records")
+            ctx.observe("sync_lag", (now - rec.recorded_at) * 1000.0)
+            ctx.count("synced_records")
         elif res is not None:
             rec.entry["sync_status"] = res.get("status")
             rec.entry["synced"] = False
     return True
 
 
-def flush_outboxes(deadline_s: float) -> None:
+def flush_outboxes(ctx: RunContext, deadline_s: float) -> None:
     """At the end of a run: send every outbox (the drain), retrying until ``deadline_s``."""
-    if not any(STATE.outboxes):
+    if not any(ctx.outboxes):
         return
-    assert STATE.env is not None
-    client = FastHttpSession(STATE.host, STATE.env.events.request, user=None)
-    rng, budget = STATE.rng(999_999), RetryBudget(ratio=1.0, max_tokens=100, tokens=100)
+    assert ctx.environment is not None
+    client = FastHttpSession(ctx.host, ctx.environment.events.request, user=None)
+    rng, budget = ctx.rng(999_999), RetryBudget(ratio=1.0, max_tokens=100, tokens=100)
     auth_by_center: dict[int, dict[str, str]] = {}
     end = time.time() + deadline_s
-    for outbox in STATE.outboxes:
+    for outbox in ctx.outboxes:
         while outbox and time.time() < end:
-            batch = outbox[: STATE.load.journey.sync_batch]
+            batch = outbox[: ctx.load.journey.sync_batch]
             center = batch[0].center_id
-            auth = auth_by_center.get(center) or _staff_login(client, center, rng, budget)
+            auth = auth_by_center.get(center) or _staff_login(ctx, client, center, rng, budget)
             if auth is None:
                 gevent.sleep(0.5)
                 continue
             auth_by_center[center] = auth
-            if _sync(client, batch, auth, rng, budget):
+            if _sync(ctx, client, batch, auth, rng, budget):
                 del outbox[: len(batch)]
             else:
                 gevent.sleep(0.5)
 
 
-def _staff_login(client: Any, center_id: Any, rng: np.random.Generator, budget: RetryBudget) -> dict[str, str] | None:
+def _staff_login(
+    ctx: RunContext, client: Any, center_id: Any, rng: np.random.Generator, budget: RetryBudget
+) -> dict[str, str] | None:
     ans = call(
         client,
         "POST",
         "/staff/login",
         "staff/login",
-        policy=STATE.load.retry,
+        policy=ctx.load.retry,
         budget=budget,
         rng=rng,
-        body={"center_id": center_id, "staff_id": f"drill-{STATE.slot}", "secret": STATE.staff_secret},
+        body={"center_id": center_id, "staff_id": f"drill-{ctx.slot}", "secret": ctx.secrets.staff_secret},
     )
     return {"Authorization": f"Bearer {ans.body['token']}"} if ans.ok else None
 
@@ -111,13 +100,12 @@ def _staff_login(client: Any, center_id: Any, rng: np.random.Generator, budget: 
 class Vaccinator(DrillUser):
     """Site staff working through the day's due list; paper when the server fails."""
 
-    weight = STATE.load.mix.vaccinator
     gate_name = "Vaccinator"
 
     def on_start(self) -> None:
-        self.think = STATE.load.think_time.vaccinator
+        self.think = self.ctx.load.think_time.vaccinator
         self.outbox = Outbox()
-        STATE.outboxes.append(self.outbox)
+        self.ctx.outboxes.append(self.outbox)
         self.session: dict[str, Any] | None = None
         self.auth: dict[str, str] | None = None
         self.online = True
@@ -127,39 +115,42 @@ class Vaccinator(DrillUser):
     def _setup(self) -> bool:
         """Pick a session (site) and log in; the due list is fetched once per process and session."""
         if self.session is None:
-            sessions = STATE.cache.get("staff_sessions")
+            sessions = self.ctx.staff_sessions
             if sessions is None:
                 sessions = self._load_sessions()
                 if not sessions:
                     return False
             self.session = sessions[self.number % len(sessions)]
         if self.auth is None:
-            self.auth = _staff_login(self.client, self.session["center_id"], self.rng, self.budget)
+            self.auth = _staff_login(self.ctx, self.client, self.session["center_id"], self.rng, self.budget)
         return self.auth is not None
 
     def _load_sessions(self) -> list[dict[str, Any]]:
         sessions = self.find_sessions()
         if sessions:
-            STATE.cache["staff_sessions"] = sessions
+            self.ctx.staff_sessions = sessions
         return sessions
 
     def _next_beneficiary(self) -> dict[str, Any] | None:
         """The next unclaimed person on the due list; across workers each takes its own share."""
         assert self.session is not None and self.auth is not None
-        key = f"due:{self.session['session_id']}"
-        due = STATE.cache.get(key)
+        session_id = str(self.session["session_id"])
+        due = self.ctx.due_lists.get(session_id)
         if due is None:
-            ans = self.api("GET", f"/staff/sessions/{self.session['session_id']}/due", "due", headers=self.auth)
+            ans = self.api("GET", f"/staff/sessions/{session_id}/due", "due", headers=self.auth)
             if not ans.ok:
                 return None
-            due = STATE.cache[key] = ans.body.get("beneficiaries", [])
+            due = self.ctx.due_lists[session_id] = list(ans.body.get("beneficiaries", []))
         for person in due:
             ref = str(person["beneficiary_reference_id"])
-            if person.get("vaccinated") or ref in STATE.claimed:
+            if person.get("vaccinated") or ref in self.ctx.claimed:
                 continue
-            if int(hashlib.sha256(ref.encode()).hexdigest()[:8], 16) % STATE.workers != STATE.slot % STATE.workers:
+            if (
+                int(hashlib.sha256(ref.encode()).hexdigest()[:8], 16) % self.ctx.workers
+                != self.ctx.slot % self.ctx.workers
+            ):
                 continue
-            STATE.claimed.add(ref)
+            self.ctx.claimed.add(ref)
             return person
         return None
 
@@ -168,13 +159,13 @@ class Vaccinator(DrillUser):
         self.iterate(self._vaccinate)
 
     def _vaccinate(self) -> None:
-        if STATE.draining or not self._setup():
+        if self.ctx.draining or not self._setup():
             return
-        STATE.busy_vaccinators += 1
+        self.ctx.busy_vaccinators += 1
         try:
             self._one_dose()
         finally:
-            STATE.busy_vaccinators -= 1
+            self.ctx.busy_vaccinators -= 1
 
     def _one_dose(self) -> None:
         assert self.session is not None and self.auth is not None
@@ -188,7 +179,7 @@ class Vaccinator(DrillUser):
         ref, session_id = str(person["beneficiary_reference_id"]), self.session["session_id"]
         # Unique per run, worker, user and dose: keys must never repeat on a long-lived server.
         self.doses += 1
-        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vaxdrill:{STATE.run}:{STATE.slot}:{self.number}:{self.doses}"))
+        key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vaxdrill:{self.ctx.run}:{self.ctx.slot}:{self.number}:{self.doses}"))
         record = {
             "beneficiary_reference_id": ref,
             "session_id": session_id,
@@ -212,7 +203,7 @@ class Vaccinator(DrillUser):
                 ans = self._record_online(record, key)
                 if ans.ok:
                     self._ledger(record, "online", key)
-                    STATE.count("online_records")
+                    self.ctx.count("online_records")
                     return
                 if 400 <= ans.status < 500 and ans.status not in (408, 429):
                     return  # refused (not an outage): not given
@@ -220,7 +211,7 @@ class Vaccinator(DrillUser):
             self.last_probe = time.time()
         # Paper: the dose is given and written down; the record waits in the outbox. The key is reused
         # as client_record_id, so a dose whose online answer was lost is recognised by sync.
-        self.pause(STATE.load.journey.paper_pace)
+        self.pause(self.ctx.load.journey.paper_pace)
         record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
         entry = self._ledger(record, "paper", key, synced=False)
         self.outbox.append(
@@ -231,7 +222,7 @@ class Vaccinator(DrillUser):
                 center_id=int(self.session["center_id"]),
             )
         )
-        STATE.count("paper_records")
+        self.ctx.count("paper_records")
 
     def _record_online(self, record: dict[str, Any], key: str) -> Any:
         """POST the dose; on 409 IDEMPOTENCY_IN_FLIGHT (our own earlier attempt is still being
@@ -260,16 +251,16 @@ class Vaccinator(DrillUser):
             "key": key,
             "synced": synced,
         }
-        STATE.ledger.append(entry)
+        self.ctx.ledger.append(entry)
         return entry
 
     def _try_sync(self) -> None:
         """Probe with a batch; if the server answers, go back online and send the rest."""
         assert self.auth is not None
         self.last_probe = time.time()
-        while self.outbox and not STATE.draining:
-            batch = self.outbox[: STATE.load.journey.sync_batch]
-            if not _sync(self.client, batch, self.auth, self.rng, self.budget):
+        while self.outbox and not self.ctx.draining:
+            batch = self.outbox[: self.ctx.load.journey.sync_batch]
+            if not _sync(self.ctx, self.client, batch, self.auth, self.rng, self.budget):
                 return
             del self.outbox[: len(batch)]
         self.online = True

@@ -14,7 +14,7 @@ import time
 
 import gevent
 
-from locustfiles import _drill
+from locustfiles.run_context import RunContext
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.capacity import CapacitySearch, StepResult
 from vaxdrill.loadtest.recorder import Recorder
@@ -22,30 +22,30 @@ from vaxdrill.loadtest.recorder import Recorder
 log = logging.getLogger("vaxdrill")
 
 
-def _snapshot() -> tuple[float, int, float, int, int]:
+def _snapshot(ctx: RunContext) -> tuple[float, int, float, int, int]:
     area = done = busy = dropped = late = 0.0
-    for gate in _drill.STATE.gates.values():
+    for gate in ctx.gates.values():
         a, c, b, d, la = gate.snapshot()
         area, done, busy, dropped, late = area + a, done + c, busy + b, dropped + d, late + la
     return area, int(done), busy, int(dropped), int(late)
 
 
-def run_search() -> None:
-    state = _drill.STATE
+def run_search(state: RunContext) -> None:
+    """Step through the search's rates until it is done or the run drains; results into ``state.capacity``."""
     plan = state.load.steps
     search = CapacitySearch(plan)
-    slos = state.scenario.slos if state.scenario else []
+    slos = state.scenario.slos
     hold = plan.step_duration - plan.warmup
     gevent.sleep(0.5)  # let the pool of users spawn
     while (rate := search.next_rate()) is not None and not state.draining:
-        state.cache["target_rate"] = rate
+        state.target_rate = rate
         gevent.sleep(plan.warmup)
         state.step = Recorder(t0=state.t_start)
-        a0, c0, b0, d0, l0 = _snapshot()
+        a0, c0, b0, d0, l0 = _snapshot(state)
         t0 = time.monotonic()
         gevent.sleep(hold)
         step, state.step = state.step, None
-        a1, c1, b1, d1, l1 = _snapshot()
+        a1, c1, b1, d1, l1 = _snapshot(state)
         span = time.monotonic() - t0
         total = step.total()
         completed = c1 - c0
@@ -73,7 +73,7 @@ def run_search() -> None:
             result.dropped,
             "ok" if result.sustainable else "breach",
         )
-    state.cache["target_rate"] = 0.0
+    state.target_rate = 0.0
     state.capacity = {
         "steps": [s.as_json() for s in search.steps],
         "max_rate": search.max_rate,

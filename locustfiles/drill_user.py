@@ -10,8 +10,8 @@ import gevent
 import numpy as np
 from locust import FastHttpUser
 
-from locustfiles._api import Answer, call
-from locustfiles._drill import STATE
+from locustfiles.api_call import Answer, call
+from locustfiles.run_context import RunContext, context
 from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.loadtest.retry import RetryBudget
 
@@ -25,32 +25,34 @@ class DrillUser(FastHttpUser):
 
     abstract = True
     think: Distribution
-    gate_name = ""
+    gate_name = ""  # the scenario's mix and the open model's gates know the class by this name
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.number = STATE.next_user_number()
-        self.rng: np.random.Generator = STATE.rng(self.number)
-        self.budget = RetryBudget(ratio=STATE.load.retry.budget)
-        self.network_timeout = STATE.load.request_timeout
-        self.connection_timeout = min(STATE.load.request_timeout, 5.0)
+        self.ctx: RunContext = context(environment)
+        ctx = self.ctx
+        self.number = ctx.next_user_number()
+        self.rng: np.random.Generator = ctx.rng(self.number)
+        self.budget = RetryBudget(ratio=ctx.load.retry.budget)
+        self.network_timeout = ctx.load.request_timeout
+        self.connection_timeout = min(ctx.load.request_timeout, 5.0)
 
     def wait_time(self) -> float:
-        if self.gate_name in STATE.gates:
+        if self.gate_name in self.ctx.gates:
             return 0.0  # the open model's gate sets the pace
         return float(self.think.sample(self.rng, 1)[0])
 
     def api(self, method: str, path: str, name: str, **kw: Any) -> Answer:
-        return call(self.client, method, path, name, policy=STATE.load.retry, budget=self.budget, rng=self.rng, **kw)
+        return call(self.client, method, path, name, policy=self.ctx.load.retry, budget=self.budget, rng=self.rng, **kw)
 
     def pause(self, dist: Distribution | None = None) -> None:
         gevent.sleep(float((dist or self.think).sample(self.rng, 1)[0]))
 
     def iterate(self, journey: Any) -> None:
-        gate = STATE.gates.get(self.gate_name)
+        gate = self.ctx.gates.get(self.gate_name)
         if gate is None:
-            if not STATE.draining:
-                STATE.count("iterations")
+            if not self.ctx.draining:
+                self.ctx.count("iterations")
                 journey()
             return
         due = gate.acquire()
@@ -63,16 +65,16 @@ class DrillUser(FastHttpUser):
         finally:
             gate.done(due, started)
 
-    def district_id(self) -> Any:
+    def district_id(self) -> int | None:
         """The scenario's district, looked up once per process (states, then districts)."""
-        if "district_id" in STATE.cache:
-            return STATE.cache["district_id"]
+        if self.ctx.district_id is not None:
+            return self.ctx.district_id
         states = self.api("GET", "/admin/location/states", "states")
         for state in (states.body or {}).get("states", []) if states.ok else []:
             districts = self.api("GET", f"/admin/location/districts/{state['state_id']}", "districts")
             if districts.ok and districts.body.get("districts"):
-                STATE.cache["district_id"] = districts.body["districts"][0]["district_id"]
-                return STATE.cache["district_id"]
+                self.ctx.district_id = int(districts.body["districts"][0]["district_id"])
+                return self.ctx.district_id
         return None
 
     def find_sessions(self) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ arrivals wait: the wait is recorded as ``start_delay``, an arrival that waited l
 iterations instead of silently lowering the load (coordinated omission).
 
 Shapes: :class:`LaunchDayShape` (closed), :class:`StepShape` and :class:`OpenModelShape` (open;
-they only keep the pool of users alive, the gates set the pace).
+they only keep the pool of users alive, the gates set the pace). :func:`shape_for` picks one for
+the run; :func:`locustfiles.lifecycle.install` gives it to Locust.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ import numpy as np
 from gevent.queue import Queue
 from locust import LoadTestShape
 
-from locustfiles import _drill
+from locustfiles.run_context import RunContext
 from vaxdrill.loadtest.shapes import ArrivalClock, OpenModelAccount, ladder, launch_day_users
 
 
 class ArrivalGate:
     """Arrivals of one user class in this process. Users call :meth:`acquire` then :meth:`done`."""
 
-    def __init__(self, name: str, rate: Callable[[float], float], rng: np.random.Generator) -> None:
-        load = _drill.STATE.load
+    def __init__(self, ctx: RunContext, name: str, rate: Callable[[float], float], rng: np.random.Generator) -> None:
+        self.ctx = ctx
+        load = ctx.load
         self.name = name
         self.clock = ArrivalClock(rate=rate, rng=rng, poisson=load.open.poisson)
         self.account = OpenModelAccount()
@@ -43,7 +45,7 @@ class ArrivalGate:
         self._producer = gevent.spawn(self._produce)
 
     def _produce(self) -> None:
-        while not _drill.STATE.draining:
+        while not self.ctx.draining:
             elapsed = time.time() - self.t0
             t = self.clock.next_arrival(horizon=elapsed + 1.0)
             if t is None:
@@ -53,27 +55,27 @@ class ArrivalGate:
             if wait > 0:
                 gevent.sleep(wait)
             self.account.scheduled += 1
-            _drill.STATE.count("arrivals")
+            self.ctx.count("arrivals")
             self.queue.put(self.t0 + t)
 
     def acquire(self) -> float | None:
         """Block until an arrival is due; its scheduled wall time, or ``None`` when draining."""
-        load = _drill.STATE.load.open
+        load = self.ctx.load.open
         while True:
             due = self.queue.get()
-            if due is None or _drill.STATE.draining:
+            if due is None or self.ctx.draining:
                 self.queue.put(None)  # wake the next waiting user too
                 return None
             delay = time.time() - due
             if delay > load.drop_after:
                 self.account.dropped += 1
-                _drill.STATE.count("dropped")
+                self.ctx.count("dropped")
                 continue
             self.account.start(delay, load.late_after)
-            _drill.STATE.count("started")
+            self.ctx.count("started")
             if delay > load.late_after:
-                _drill.STATE.count("late")
-            _drill.STATE.observe("start_delay", max(delay, 0.0) * 1000.0)
+                self.ctx.count("late")
+            self.ctx.observe("start_delay", max(delay, 0.0) * 1000.0)
             self._tick(+1)
             return due
 
@@ -83,7 +85,7 @@ class ArrivalGate:
         self.completed += 1
         self.busy_s += now - started
         # Latency as the arrival saw it: from its scheduled time, start delay included (wrk2).
-        _drill.STATE.observe("iteration_from_schedule", (now - due) * 1000.0)
+        self.ctx.observe("iteration_from_schedule", (now - due) * 1000.0)
 
     def _tick(self, change: int) -> None:
         now = time.monotonic()
@@ -100,40 +102,62 @@ class ArrivalGate:
         """End of the run: arrivals still queued could not start; they count as dropped."""
         left = sum(1 for x in list(self.queue.queue) if x is not None)
         self.account.dropped += left
-        _drill.STATE.count("dropped", left)
+        self.ctx.count("dropped", left)
         self.queue.put(None)
         self._producer.kill(block=False)
 
 
-class LaunchDayShape(LoadTestShape):
+class DrillShape(LoadTestShape):
+    """A shape that reads the run's context (given at install, not found by Locust in the locustfile)."""
+
+    abstract = True
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+
+class LaunchDayShape(DrillShape):
     """Closed model: the compressed launch day (quiet, opening surge, flash crowd, decay)."""
 
     def tick(self) -> tuple[int, float] | None:
-        load = _drill.STATE.load
+        load = self.ctx.load
         t = self.get_run_time()
-        if t >= load.duration or _drill.STATE.aborted:
+        if t >= load.duration or self.ctx.aborted:
             return None
         return launch_day_users(load.launch_day, load.users, load.duration, t), load.spawn_rate
 
 
-class OpenModelShape(LoadTestShape):
+class OpenModelShape(DrillShape):
     """Open model: keeps ``open.max_users`` users ready; the arrival gates set the pace."""
 
     def duration(self) -> float:
-        return _drill.STATE.load.duration
+        return self.ctx.load.duration
 
     def tick(self) -> tuple[int, float] | None:
-        state = _drill.STATE
+        ctx = self.ctx
         t = self.get_run_time()
-        if state.aborted or state.capacity_done or (state.mode != "capacity" and t >= self.duration()):
+        if ctx.aborted or ctx.capacity_done or (ctx.mode != "capacity" and t >= self.duration()):
             return None
-        pool = state.load.open.max_users
-        return pool, max(state.load.spawn_rate, float(pool))
+        pool = ctx.load.open.max_users
+        return pool, max(ctx.load.spawn_rate, float(pool))
 
 
 class StepShape(OpenModelShape):
     """Open model ladder: ``steps.start_rate`` rising by ``steps.step_rate`` every ``step_duration``."""
 
     def duration(self) -> float:
-        plan = _drill.STATE.load.steps
+        plan = self.ctx.load.steps
         return len(ladder(plan)) * plan.step_duration
+
+
+def shape_for(ctx: RunContext) -> DrillShape | None:
+    """The shape of the run: capacity and ``open`` -> open model, ``steps`` -> ladder, ``launch_day`` ->
+    closed; ``constant`` -> none (Locust's ``-u/-r/-t``)."""
+    if ctx.mode == "capacity" or ctx.load.shape == "open":
+        return OpenModelShape(ctx)
+    if ctx.load.shape == "steps":
+        return StepShape(ctx)
+    if ctx.load.shape == "launch_day":
+        return LaunchDayShape(ctx)
+    return None

@@ -10,6 +10,7 @@ code (99 SLO failed, 98 integrity failed, 97 aborted).
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections import defaultdict
@@ -17,87 +18,91 @@ from typing import Any
 
 import gevent
 import requests
-from locust import events
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from locustfiles._drill import DRAIN_WAIT_S, STATE, admin_session, log
+from locustfiles.run_context import RunContext
+from locustfiles.vaccinator import flush_outboxes
 from vaxdrill.core.errors import ExitCode
 from vaxdrill.core.results import write_json
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.integrity import LedgerEntry, check
 
+log = logging.getLogger("vaxdrill")
 
-def drain() -> dict[str, Any]:
+DRAIN_WAIT_S = 30.0
+
+
+def drain(ctx: RunContext) -> dict[str, Any]:
     """Stop new work, send every outbox through batch sync, return this process's final report."""
-    STATE.draining = True
-    for gate in STATE.gates.values():
+    ctx.draining = True
+    for gate in ctx.gates.values():
         gate.close()
     deadline = time.time() + 10.0
-    while STATE.busy_vaccinators > 0 and time.time() < deadline:
+    while ctx.busy_vaccinators > 0 and time.time() < deadline:
         gevent.sleep(0.1)
-    if any(STATE.outboxes):
-        from locustfiles._vaccinator import flush_outboxes
-
-        flush_outboxes(deadline_s=20.0)
-    for name, gate in STATE.gates.items():
-        STATE.open_accounts[name] = gate.account.as_json()
+    if any(ctx.outboxes):
+        flush_outboxes(ctx, deadline_s=20.0)
+    for name, gate in ctx.gates.items():
+        ctx.open_accounts[name] = gate.account.as_json()
     return {
-        "node": STATE.node,
-        "recorder": STATE.recorder.take_delta() if STATE.is_worker else None,
-        "ledger": STATE.ledger,
-        "open": dict(STATE.open_accounts),
+        "node": ctx.node,
+        "recorder": ctx.recorder.take_delta() if ctx.is_worker else None,
+        "ledger": ctx.ledger,
+        "open": dict(ctx.open_accounts),
     }
 
 
-def on_drain(environment: Environment, msg: Any, **_: Any) -> None:
-    report = drain()
+def on_drain(ctx: RunContext, environment: Environment, msg: Any, **_: Any) -> None:
+    """A worker, told by the master: drain and answer with ``vaxdrill_final``."""
+    report = drain(ctx)
     if environment.runner is not None:
         environment.runner.send_message("vaxdrill_final", report)
 
 
-def on_final(environment: Environment, msg: Any, **_: Any) -> None:
+def on_final(ctx: RunContext, environment: Environment, msg: Any, **_: Any) -> None:
+    """The master, a worker's final report: its last recorder delta, ledger and open-model accounts."""
     data = msg.data
     if data.get("recorder"):
-        STATE.recorder.merge_delta(data["recorder"])
-    STATE.finals[msg.node_id] = data
+        ctx.recorder.merge_delta(data["recorder"])
+    ctx.finals[msg.node_id] = data
 
 
-@events.test_stopping.add_listener
-def _stopping(environment: Environment, **_: Any) -> None:
+def on_stopping(ctx: RunContext, environment: Environment, **_: Any) -> None:
+    """``test_stopping``: drain this process, or have every worker drain and wait for their reports."""
     runner = environment.runner
-    if isinstance(runner, WorkerRunner) or STATE.draining:
+    if isinstance(runner, WorkerRunner) or ctx.draining:
         return
     if isinstance(runner, MasterRunner):
-        STATE.draining = True
+        ctx.draining = True
         expected = {c.id for c in runner.clients.all}
         for client_id in expected:
             runner.send_message("vaxdrill_drain", None, client_id)
         deadline = time.time() + DRAIN_WAIT_S
-        while not expected <= set(STATE.finals) and time.time() < deadline:
+        while not expected <= set(ctx.finals) and time.time() < deadline:
             gevent.sleep(0.1)
-        missing = expected - set(STATE.finals)
+        missing = expected - set(ctx.finals)
         if missing:
             log.error("vaxdrill: no final report from workers %s; their doses are missing", sorted(missing))
     elif isinstance(runner, LocalRunner):
-        STATE.finals["local"] = drain()
+        ctx.finals["local"] = drain(ctx)
 
 
-@events.quitting.add_listener
-def _quitting(environment: Environment, **_: Any) -> None:
-    if STATE.is_worker or STATE.scenario is None:
+def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
+    """``quitting``: judge the run, print it, write ``drill-raw.json``, set Locust's exit code."""
+    if ctx.is_worker:
         return
-    for g in STATE.greenlets:
+    for g in ctx.greenlets:
         g.kill(block=False)
-    ledger = [e for final in STATE.finals.values() for e in final.get("ledger", [])]
+    ledger = [e for final in ctx.finals.values() for e in final.get("ledger", [])]
     opens: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for final in STATE.finals.values():
+    for final in ctx.finals.values():
         for name, acc in final.get("open", {}).items():
             for k, v in acc.items():
                 opens[name][k] = max(opens[name][k], v) if k == "start_delay_max_s" else opens[name][k] + v
-    duration = max(time.time() - STATE.t_start, 1e-9)
-    results = slo_mod.evaluate(STATE.scenario.slos, STATE.recorder, duration)
-    integrity = integrity_check(ledger)
+    duration = max(time.time() - ctx.t_start, 1e-9)
+    results = slo_mod.evaluate(ctx.scenario.slos, ctx.recorder, duration)
+    integrity = integrity_check(ctx, ledger)
     if results:
         sys.stderr.write("\nvaxdrill SLOs (full-precision latencies):\n" + slo_mod.render_table(results) + "\n")
     if integrity is not None:
@@ -107,7 +112,7 @@ def _quitting(environment: Environment, **_: Any) -> None:
             f"{integrity.get('duplicated')} duplicated)\n"
         )
     code = None
-    if STATE.aborted:
+    if ctx.aborted:
         code = ExitCode.ABORTED
     elif any(not r.passed for r in results):
         code = ExitCode.SLO_FAILED
@@ -115,28 +120,28 @@ def _quitting(environment: Environment, **_: Any) -> None:
         code = ExitCode.INTEGRITY_FAILED
     if code is not None:
         environment.process_exit_code = code
-    if STATE.out is not None:
+    if ctx.out is not None:
         runner = environment.runner
-        STATE.out.mkdir(parents=True, exist_ok=True)
+        ctx.out.mkdir(parents=True, exist_ok=True)
         write_json(
-            STATE.out / "drill-raw.json",
+            ctx.out / "drill-raw.json",
             {
                 "schema": "vaxdrill.cli.drill-raw/1",
-                "mode": STATE.mode,
-                "shape": STATE.load.shape,
-                "host": STATE.host,
-                "started": STATE.t_start,
+                "mode": ctx.mode,
+                "shape": ctx.load.shape,
+                "host": ctx.host,
+                "started": ctx.t_start,
                 "duration_s": duration,
-                "workers": len(STATE.finals) if STATE.is_master else 0,
-                "worker_nodes": sorted(STATE.finals),
-                "recorder": STATE.recorder.to_json(),
+                "workers": len(ctx.finals) if ctx.is_master else 0,
+                "worker_nodes": sorted(ctx.finals),
+                "recorder": ctx.recorder.to_json(),
                 "ledger": ledger,
                 "open": {k: dict(v) for k, v in opens.items()},
-                "faults_applied": STATE.faults_applied,
-                "aborted": STATE.aborted,
-                "breached": STATE.breached,
+                "faults_applied": ctx.faults_applied,
+                "aborted": ctx.aborted,
+                "breached": ctx.breached,
                 "integrity": integrity,
-                "capacity": STATE.capacity,
+                "capacity": ctx.capacity,
                 "locust_cpu_warning": bool(
                     getattr(runner, "cpu_warning_emitted", False)
                     or getattr(runner, "worker_cpu_warning_emitted", False)
@@ -146,14 +151,14 @@ def _quitting(environment: Environment, **_: Any) -> None:
         )
 
 
-def integrity_check(ledger: list[dict[str, Any]]) -> dict[str, Any] | None:
+def integrity_check(ctx: RunContext, ledger: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Compare the ledger with the server's admin view; ``None`` if no vaccinator ran."""
-    if STATE.load.mix.vaccinator == 0 or STATE.mode == "capacity":
+    if ctx.load.mix.vaccinator == 0 or ctx.mode == "capacity":
         return None
-    session = admin_session()
+    session = ctx.admin_session()
     try:
-        vacc = session.get(f"{STATE.host}/api/v2/admin/vaccinations", timeout=15)
-        sess = session.get(f"{STATE.host}/api/v2/admin/sessions", timeout=15)
+        vacc = session.get(f"{ctx.host}/api/v2/admin/vaccinations", timeout=15)
+        sess = session.get(f"{ctx.host}/api/v2/admin/sessions", timeout=15)
         vacc.raise_for_status()
         sess.raise_for_status()
         result = check((LedgerEntry.from_json(e) for e in ledger), vacc.json()["vaccinations"], sess.json()["sessions"])
