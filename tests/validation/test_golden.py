@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 GOLDEN = ROOT / "tests" / "golden" / "raigad-seed7-n4"
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from regserver.db import sms_outbox
-from tests.server.conftest import ADMIN, ADMIN_AUTH, RAIGAD, Srv, today
+from tests.integration.conftest import ADMIN, ADMIN_AUTH, RAIGAD, Srv, today
 from vaxdrill.loadtest.live import VAXDRILL, live_server
 
 FIND = "/api/v2/appointment/sessions/public/findByDistrict"
