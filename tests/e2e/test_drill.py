@@ -71,13 +71,19 @@ def test_a_short_drill_end_to_end(tmp_path: Path) -> None:
 
 def test_loadtest_replays_the_simulated_day(tmp_path: Path) -> None:
     """`loadtest --from-simulation`: the simulated day's arrival curve, as an open model, on loopback."""
+    # Raigad without its latency SLOs, whose verdict would hang on how busy the machine is: a sound replay
+    # (no dose lost or duplicated, not aborted) then has exactly one exit code, 0.
+    raw = yaml.safe_load(RAIGAD.read_text(encoding="utf-8"))
+    raw["slos"] = []
+    scenario = tmp_path / "raigad-no-slos.yaml"
+    scenario.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     out = tmp_path / "replay"
     result = subprocess.run(
-        [sys.executable, "-m", "vaxdrill", "loadtest", str(RAIGAD), "--from-simulation", "--duration", "15s",
+        [sys.executable, "-m", "vaxdrill", "loadtest", str(scenario), "--from-simulation", "--duration", "15s",
          "--out", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
-    assert result.returncode in (0, 99), result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     curve = json.loads((out / "arrival_curve.json").read_text())
     assert curve["schema"] == "vaxdrill.arrival_curve/1"
     replayed = curve["replayed_points"]
@@ -86,7 +92,7 @@ def test_loadtest_replays_the_simulated_day(tmp_path: Path) -> None:
     replay = yaml.safe_load((out / "scenario-from-simulation.yaml").read_text())
     assert replay["load"]["shape"] == "open" and len(replay["load"]["curve"]) == len(replayed)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["model"] == "open"
+    assert summary["model"] == "open" and summary["exit_code"] == 0
     # The open model scheduled about what the curve asks for: its integral over the run.
     expected = sum((t1 - t0) * (r0 + r1) / 2 for (t0, r0), (t1, r1) in itertools.pairwise(replayed))
     assert summary["open_model"]["scheduled"] == pytest.approx(expected, rel=0.35)
