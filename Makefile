@@ -1,11 +1,12 @@
 # Two commands on a fresh machine with only python3: `make demo` and `make test`.
+# `make check` is the quick loop while working: lint + the unit and validation tests (about a minute).
 # Each creates .venv if missing and installs the project with the pinned versions first.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean bench
+.PHONY: demo check test lint typecheck unit install clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/vaxdrill drill scenarios/raigad-2021-01-16.yaml
 
+# Lint + the unit and validation tests (tests/unit, tests/validation), with the time they took.
+check: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/ruff check . && $(BIN)/lint-imports && $(BIN)/pytest -q -m "unit or validation"; \
+	status=$$?; echo "make check: $$(( $$(date +%s) - start )) s"; exit $$status
+
 test: lint typecheck unit
 
 lint: $(STAMP)
@@ -26,6 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Every test: unit, validation, integration, e2e (slow ones included).
 unit: $(STAMP)
 	$(BIN)/pytest
 

@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the kind of each test (unit, validation, integration, e2e) marked from its folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
+TESTS = Path(__file__).resolve().parent
+KINDS = ("unit", "validation", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the folder it lives in, so `-m unit` or `-m "unit or validation"` selects by kind."""
+    for item in items:
+        try:
+            kind = item.path.resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture

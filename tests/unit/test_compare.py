@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from vaxdrill.core.errors import ResultsError
 from vaxdrill.report.compare import compare, flatten, read_run
 
@@ -54,27 +50,6 @@ def test_runs_of_different_kinds_are_refused(tmp_path: Path) -> None:
     (tmp_path / "lt" / "summary.json").write_text(json.dumps({"schema": "vaxdrill.loadtest/1", "rps": 10}))
     with pytest.raises(ResultsError, match="different kinds"):
         compare([sim, read_run(tmp_path / "lt")])
-
-
-def test_cli_prints_table_writes_json_and_fails_cleanly(tmp_path: Path) -> None:
-    r1, r2 = _sim_run(tmp_path / "r1", 100, 20), _sim_run(tmp_path / "r2", 130, 15)
-    out = tmp_path / "cmp.json"
-    cmd = [sys.executable, "-m", "vaxdrill", "compare", str(r1), str(r2), "--json", str(out)]
-    result = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=ROOT, timeout=60, env={**os.environ, "COLUMNS": "200"}
-    )
-    assert result.returncode == 0, result.stderr
-    assert "policies.wait.vaccinated" in result.stdout and "+30" in result.stdout
-    data = json.loads(out.read_text())
-    assert data["metrics"]["policies.wait.vaccinated"][1]["value"] == 130
-    bad = subprocess.run(
-        [sys.executable, "-m", "vaxdrill", "compare", str(r1), str(tmp_path / "missing")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert bad.returncode == 2 and "not a results folder" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_capacity_runs_compare_their_knee(tmp_path: Path) -> None:

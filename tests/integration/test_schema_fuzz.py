@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from regserver.app import create_app
-from tests.server.conftest import ADMIN, DRILL, RAIGAD, config_for
+from tests.integration.conftest import ADMIN, DRILL, RAIGAD, config_for
 from vaxdrill.core.otp import drill_otp, otp_hash
 from vaxdrill.loadtest.server_process import ServerProcess
 

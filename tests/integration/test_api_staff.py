@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.server.conftest import ADMIN_AUTH, STAFF, Srv
+from tests.integration.conftest import ADMIN_AUTH, STAFF, Srv
 
 pytestmark = pytest.mark.asyncio
 SEEDED = "00000100000001"  # first booked beneficiary of the first site (DGH Alibag)

@@ -1,4 +1,4 @@
-"""The model against queueing theory and its own bookkeeping (in the spirit of Ciw's tests)."""
+"""The model against queueing theory, its own bookkeeping (in the spirit of Ciw's tests) and the Raigad day."""
 
 from __future__ import annotations
 
@@ -192,3 +192,14 @@ def test_queue_integral_counts_those_who_give_up_until_they_leave(write_yaml) ->
     time_in_queue = sum(model.queue_leaves) - sum(model.queue_joins)
     assert vac.area == pytest.approx(time_in_queue, rel=1e-9)
     assert max(vac.waits) <= 60.0 + 1e-9  # nobody served after their patience ran out
+
+
+def test_raigad_as_happened_vaccinates_about_ten_by_13_30() -> None:
+    scenario = load_scenario(SCENARIOS / "raigad-2021-01-16.yaml")
+    results = run_replications(scenario, 4, scenario.seed, ["as_happened", "offline_first"])
+    by = ci95([r.policies["as_happened"].total["vaccinated_by.13:30"] for r in results])
+    assert 6 <= by.mean <= 14, by  # Sakal: only ten vaccinated in the district by 13:30
+    for r in results:
+        sites = r.policies["as_happened"].sites
+        assert sites["SDH Pen"]["vaccinated_by.13:30"] == 0  # Pen never started that morning
+        assert r.policies["offline_first"].total["vaccinated_by.13:30"] > 50

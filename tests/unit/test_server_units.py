@@ -46,3 +46,32 @@ def test_masks_and_slots() -> None:
     assert mask_mobile("9876543210") == "98XXXXXX10"
     assert mask_id("ABCD1234") == "XXXX1234"
     assert slots_for(10.5 * 3600, 13 * 3600, 3600) == ["10:30AM-11:30AM", "11:30AM-12:30PM", "12:30PM-01:00PM"]
+
+
+def test_worker_sockets_answer_without_nagle_delays() -> None:
+    """A worker's listening socket says it is TCP, so asyncio sets TCP_NODELAY on each connection it accepts:
+    without it each keep-alive answer written in two parts waited ~40 ms for a delayed ACK."""
+    import asyncio
+    import socket
+
+    from vaxdrill.cli.commands.serve import _reuseport_socket
+
+    async def nodelay_of_an_accepted_connection() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listening = _reuseport_socket("127.0.0.1", 0)
+        listening.listen(8)
+        server = await asyncio.start_server(on_connect, sock=listening)  # as uvicorn serves a worker's socket
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname())
+            value = await asyncio.wait_for(accepted, timeout=10)
+            writer.close()
+            await writer.wait_closed()
+        return value
+
+    assert asyncio.run(nodelay_of_an_accepted_connection()) != 0

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from regserver.db import appointments, beneficiaries, sessions
-from tests.server.conftest import ADMIN_AUTH, Srv
+from tests.integration.conftest import ADMIN_AUTH, Srv
 
 pytestmark = pytest.mark.asyncio
 

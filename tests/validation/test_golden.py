@@ -13,15 +13,27 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 GOLDEN = ROOT / "tests" / "golden" / "raigad-seed7-n4"
 
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("golden") / "run"
-    cmd = [sys.executable, "-m", "vaxdrill", "simulate", str(ROOT / "scenarios" / "raigad-2021-01-16.yaml"),
-           "-n", "4", "--seed", "7", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vaxdrill",
+        "simulate",
+        str(ROOT / "scenarios" / "raigad-2021-01-16.yaml"),
+        "-n",
+        "4",
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     return out
 

@@ -22,7 +22,7 @@ from regserver.app import create_app, prepare
 from regserver.db import beneficiaries
 from regserver.guard import Guard
 from regserver.seed import session_id_for
-from tests.server.conftest import ADMIN_AUTH, STAFF, config_for
+from tests.integration.conftest import ADMIN_AUTH, STAFF, config_for
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import ADMIN_AUTH, DRILL, Srv, config_for, start, today
+from tests.integration.conftest import ADMIN_AUTH, DRILL, Srv, config_for, start, today
 from vaxdrill.core.otp import drill_otp, otp_hash
 from vaxdrill.core.scenario.model import Scenario
 

@@ -7,8 +7,6 @@ answers, and must reach both (the plan lives in the database).
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,8 @@ import httpx
 import pytest
 
 from regserver.db import sms_outbox
-from tests.server.conftest import ADMIN, ADMIN_AUTH, RAIGAD, Srv, today
+from tests.integration.conftest import ADMIN, ADMIN_AUTH, RAIGAD, Srv, today
+from tests.polling import wait_until
 from vaxdrill.loadtest.server_process import ServerProcess
 
 FIND = "/api/v2/appointment/sessions/public/findByDistrict"
@@ -58,67 +57,87 @@ def test_outage_answers_503_and_ends_on_time(client: httpx.Client) -> None:
         headers=ADMIN_AUTH,
     )
     assert r.status_code == 201
-    ends_at = r.json()["ends_at"]
-    seen: list[tuple[float, int]] = []
-    while time.time() < ends_at + 1.0:
+    starts_at, ends_at = r.json()["starts_at"], r.json()["ends_at"]
+    # Each probe is stamped when sent and when answered: the server decided in between, so the
+    # bounds below hold however slowly a busy machine answers.
+    seen: list[tuple[float, float, int]] = []
+
+    def probe() -> int:
+        sent = time.time()
         answer = client.get(FIND, params=params)
-        seen.append((time.time(), answer.status_code))
+        seen.append((sent, time.time(), answer.status_code))
         if answer.status_code == 503:
             assert answer.json()["errorCode"] == "OUTAGE" and int(answer.headers["Retry-After"]) >= 1
-        time.sleep(0.05)
-    down = [t for t, code in seen if code == 503]
-    assert down, "the outage never started"
-    assert min(down) >= r.json()["starts_at"] and max(down) < ends_at + 0.05  # ends on time
-    assert all(code == 200 for t, code in seen if t > ends_at + 0.05)
+        return answer.status_code
+
+    wait_until(lambda: probe() == 503, timeout=ends_at - time.time(), interval=0.02, what="the outage to start")
+    wait_until(lambda: probe() == 200 and seen[-1][0] >= ends_at, timeout=ends_at - time.time() + 10,
+               interval=0.02, what="an answer after the outage's end")  # fmt: skip
+    assert all(answered >= starts_at for _, answered, code in seen if code == 503)  # not before its start
+    assert all(sent < ends_at for sent, _, code in seen if code == 503)  # nor after its end
+    assert all(code == 200 for sent, _, code in seen if sent >= ends_at)
     # Routes outside the outage and the operations routes kept answering.
     assert client.get("/api/v2/admin/location/states").status_code == 200
     listed = client.get("/api/v2/admin/faults", headers=ADMIN_AUTH).json()["faults"]
     assert listed[0]["kind"] == "outage" and listed[0]["active"] is False
 
 
-def test_outage_reaches_every_worker(client: httpx.Client) -> None:
-    client.post("/api/v2/admin/faults", json={"kind": "outage", "duration": "30s"}, headers=ADMIN_AUTH)
-    time.sleep(0.7)  # the other worker refreshes its copy of the plan twice a second
+def fresh_codes(base: str, path: str, n: int) -> set[int]:
+    """Status codes of ``n`` requests, each on a new connection: the kernel spreads them over the workers."""
     codes = set()
-    for _ in range(30):  # new connections each time, spread over both workers
-        with httpx.Client(base_url=str(client.base_url), timeout=5) as fresh:
-            codes.add(fresh.get("/api/v2/admin/location/states").status_code)
-    assert codes == {503}
+    for _ in range(n):
+        with httpx.Client(base_url=base, timeout=5) as fresh:
+            codes.add(fresh.get(path).status_code)
+    return codes
+
+
+def test_outage_reaches_every_worker(client: httpx.Client) -> None:
+    base, states = str(client.base_url), "/api/v2/admin/location/states"
+    client.post("/api/v2/admin/faults", json={"kind": "outage", "duration": "30s"}, headers=ADMIN_AUTH)
+    # The other worker refreshes its copy of the plan twice a second.
+    wait_until(lambda: fresh_codes(base, states, 10) == {503}, timeout=10, what="every worker to answer 503")
+    assert fresh_codes(base, states, 30) == {503}
     metrics = client.get("/metrics").text
     assert 'vaxdrill_faults_active{kind="outage"} 1' in metrics
     assert client.delete("/api/v2/admin/faults", headers=ADMIN_AUTH).status_code == 204
-    time.sleep(0.7)
-    assert client.get("/api/v2/admin/location/states").status_code == 200
+    wait_until(lambda: fresh_codes(base, states, 10) == {200}, timeout=10, what="every worker to answer 200")
 
 
 def test_reset_and_hang_modes(client: httpx.Client) -> None:
-    client.post(
-        "/api/v2/admin/faults",
-        json={"kind": "outage", "duration": "30s", "mode": "reset", "routes": ["/api/v2/public/*"]},
-        headers=ADMIN_AUTH,
-    )
+    # The hang first: a worker whose copy of the plan holds the reset holds the hang too.
     client.post(
         "/api/v2/admin/faults",
         json={"kind": "outage", "duration": "30s", "mode": "hang", "routes": ["/api/v2/admin/location/*"]},
         headers=ADMIN_AUTH,
     )
-    time.sleep(0.7)
-    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError)):
-        httpx.get(f"{client.base_url}/api/v2/public/counters", timeout=5)
-    started = time.monotonic()
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.get(f"{client.base_url}/api/v2/admin/location/states", timeout=0.5)
-    assert time.monotonic() - started < 3
+    client.post(
+        "/api/v2/admin/faults",
+        json={"kind": "outage", "duration": "30s", "mode": "reset", "routes": ["/api/v2/public/*"]},
+        headers=ADMIN_AUTH,
+    )
+
+    def outcome(path: str) -> str:  # on a new connection each time, so both workers are asked
+        try:
+            return str(httpx.get(f"{client.base_url}{path}", timeout=0.5).status_code)
+        except httpx.ReadTimeout:
+            return "hang"
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError):
+            return "reset"
+
+    # Reset: the connection is dropped; hang: nothing comes back (the client gives up after 0.5 s).
+    wait_until(lambda: {outcome("/api/v2/public/counters") for _ in range(6)} == {"reset"}, timeout=10,
+               what="every worker to reset the connection")  # fmt: skip
+    # Two probes only: a hung request holds one of a worker's 4 in-flight places until the fault is cleared.
+    assert {outcome("/api/v2/admin/location/states") for _ in range(2)} == {"hang"}
 
 
 def test_shedding_answers_503_with_retry_after_at_the_in_flight_limit(client: httpx.Client) -> None:
-    # Hold requests in flight with injected latency; beyond 4 per worker they are refused at once.
+    # Hold requests in flight with 2 s of injected latency; beyond 4 per worker they are refused at once.
     client.post(
         "/api/v2/admin/faults",
-        json={"kind": "latency", "duration": "30s", "latency": "1s", "routes": ["/api/v2/admin/location/*"]},
+        json={"kind": "latency", "duration": "60s", "latency": "2s", "routes": ["/api/v2/admin/location/*"]},
         headers=ADMIN_AUTH,
     )
-    time.sleep(0.7)
 
     async def burst() -> list[tuple[int, float, str | None]]:
         async with httpx.AsyncClient(base_url=str(client.base_url), timeout=10) as c:
@@ -130,23 +149,17 @@ def test_shedding_answers_503_with_retry_after_at_the_in_flight_limit(client: ht
 
             return await asyncio.gather(*[one() for _ in range(30)])
 
-    results = asyncio.run(burst())
+    def burst_once_every_worker_holds() -> list[tuple[int, float, str | None]]:
+        # Until both workers hold the fault, some requests are served at once; burst again then.
+        results = asyncio.run(burst())
+        return results if all(t >= 1.9 for code, t, _ in results if code == 200) else []
+
+    results = wait_until(burst_once_every_worker_holds, timeout=20, what="the latency fault on every worker")
     shed = [(t, ra) for code, t, ra in results if code == 503]
     served = [t for code, t, _ in results if code == 200]
     assert shed and served and len(served) <= 8
-    assert all(t < 0.9 and ra == "1" for t, ra in shed)  # refused at once, not queued
-    assert all(t >= 0.95 for t in served)
+    assert all(t < 1.0 and ra == "1" for t, ra in shed)  # refused at once, not held 2 s in a queue
     assert "vaxdrill_requests_shed_total" in client.get("/metrics").text
-
-
-def test_fault_plan_file_is_checked(tmp_path: Path) -> None:
-    bad = tmp_path / "faults.yaml"
-    bad.write_text("- {kind: outage, duration: 30}\n- {kind: latency, duration: 5s}\n", encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "vaxdrill", "serve", "--faults", str(bad)], capture_output=True, text=True, timeout=60
-    )
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert "[0].duration" in run.stderr and "[1]" in run.stderr and "latency" in run.stderr
 
 
 def test_fault_plan_file_starts_faults(tmp_path: Path) -> None:
@@ -196,31 +209,3 @@ async def test_error_rate_latency_slow_db_and_sms_faults(srv: Srv) -> None:
     fault_id = listed[0]["fault_id"]
     assert (await c.delete(f"/api/v2/admin/faults/{fault_id}", headers=ADMIN_AUTH)).status_code == 204
     assert (await c.delete(f"/api/v2/admin/faults/{fault_id}", headers=ADMIN_AUTH)).status_code == 404
-
-
-def test_serve_refuses_bad_options_clearly(tmp_path: Path) -> None:
-    for args, words, code in [
-        (["--db", "mysql://x/y"], "unsupported database URL", 2),
-        (["--db", "sqlite:///:memory:"], "in-memory", 2),
-        (["--db", "postgresql://nobody@127.0.0.1:1/none"], "cannot reach", 3),  # could not run, not a mistake
-        (["--seed-data", str(tmp_path / "missing.yaml")], "no such file", 2),
-    ]:
-        run = subprocess.run(
-            [sys.executable, "-m", "vaxdrill", "serve", *args], capture_output=True, text=True, timeout=60
-        )
-        assert run.returncode == code, (args, run.stderr)
-        assert words in run.stderr and "Traceback" not in run.stderr
-
-
-def test_workers_answer_without_nagle_delays(server: str) -> None:
-    """Worker sockets get TCP_NODELAY: without it each keep-alive answer waited ~40 ms for a delayed ACK."""
-    import statistics
-
-    with httpx.Client(base_url=server, timeout=5) as c:
-        c.get("/health")
-        times = []
-        for _ in range(15):
-            t0 = time.perf_counter()
-            assert c.get("/api/v2/admin/location/states").status_code == 200
-            times.append(time.perf_counter() - t0)
-    assert statistics.median(times) < 0.03, times
