@@ -132,15 +132,16 @@ def test_reset_and_hang_modes(client: httpx.Client) -> None:
 
 
 def test_shedding_answers_503_with_retry_after_at_the_in_flight_limit(client: httpx.Client) -> None:
-    # Hold requests in flight with 2 s of injected latency; beyond 4 per worker they are refused at once.
+    # Hold requests in flight with 5 s of injected latency; beyond 4 per worker they are refused at once.
+    # "At once" is checked as "well before the latency" (half of it), which a busy 2-core machine meets.
     client.post(
         "/api/v2/admin/faults",
-        json={"kind": "latency", "duration": "60s", "latency": "2s", "routes": ["/api/v2/admin/location/*"]},
+        json={"kind": "latency", "duration": "60s", "latency": "5s", "routes": ["/api/v2/admin/location/*"]},
         headers=ADMIN_AUTH,
     )
 
     async def burst() -> list[tuple[int, float, str | None]]:
-        async with httpx.AsyncClient(base_url=str(client.base_url), timeout=10) as c:
+        async with httpx.AsyncClient(base_url=str(client.base_url), timeout=20) as c:
 
             async def one() -> tuple[int, float, str | None]:
                 t0 = time.monotonic()
@@ -152,13 +153,13 @@ def test_shedding_answers_503_with_retry_after_at_the_in_flight_limit(client: ht
     def burst_once_every_worker_holds() -> list[tuple[int, float, str | None]]:
         # Until both workers hold the fault, some requests are served at once; burst again then.
         results = asyncio.run(burst())
-        return results if all(t >= 1.9 for code, t, _ in results if code == 200) else []
+        return results if all(t >= 4.9 for code, t, _ in results if code == 200) else []
 
-    results = wait_until(burst_once_every_worker_holds, timeout=20, what="the latency fault on every worker")
+    results = wait_until(burst_once_every_worker_holds, timeout=40, what="the latency fault on every worker")
     shed = [(t, ra) for code, t, ra in results if code == 503]
     served = [t for code, t, _ in results if code == 200]
     assert shed and served and len(served) <= 8
-    assert all(t < 1.0 and ra == "1" for t, ra in shed)  # refused at once, not held 2 s in a queue
+    assert all(t < 2.5 and ra == "1" for t, ra in shed), shed  # refused, not held 5 s in a queue
     assert "vaxdrill_requests_shed_total" in client.get("/metrics").text
 
 
