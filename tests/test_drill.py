@@ -18,7 +18,7 @@ from vaxdrill.cli.drill import measured_scenario
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.report.drill import build_report, engineer_verdict
-from vaxdrill.report.html import Report
+from vaxdrill.report.html import render
 
 RAIGAD = SCENARIOS / "raigad-2021-01-16.yaml"
 
@@ -78,11 +78,9 @@ def test_report_is_self_contained_and_warns_of_a_saturated_generator(tmp_path: P
 def test_chromium_sees_broken_images_and_console_errors(tmp_path: Path) -> None:
     """The check itself must be able to fail, or a passing drill test would prove nothing."""
     _browser_or_skip()
-    report = Report("broken")
-    report.paragraph("x")
     page = tmp_path / "broken.html"
     page.write_text(
-        report.render().replace(
+        render("base.html.j2", title="broken", heading="broken", subtitle="x").replace(
             "</body>", '<img src="missing.png" alt="gone"><script>console.error("boom")</script></body>'
         )
     )
