@@ -119,8 +119,11 @@ def test_the_figures_in_the_page_are_the_summarys(tmp_path: Path, raigad: Scenar
     policy_figures = [f for f in page.figures if "data-site" not in f and "data-policy" in f]
     assert len(policy_figures) == len(GOLDEN["policies"]) * (len(simulation.MAIN) + len(GOLDEN["checkpoints"]))
     for fig in page.figures:
-        node = GOLDEN["policies"][fig["data-policy"]] if "data-policy" in fig else GOLDEN["paired_differences"][
-            fig["data-pair"]]
+        node = (
+            GOLDEN["policies"][fig["data-policy"]]
+            if "data-policy" in fig
+            else GOLDEN["paired_differences"][fig["data-pair"]]
+        )
         if "data-site" in fig:
             node = node["sites"][fig["data-site"]]
         stat = lookup(node, fig["data-metric"])
@@ -143,3 +146,20 @@ def test_the_load_tests_figures_in_the_page_are_the_summarys(tmp_path: Path, rai
     assert values["latency_ms.p95"] == 38.75 and values["slos.0.observed"] == 38.75
     drill_page = _parse(drill.build_report(raigad, tmp_path, None, load, None, None, []))
     assert {f["data-metric"]: float(f["data-value"]) for f in drill_page.figures} == values
+
+
+def test_the_drill_shows_the_simulations_figures_on_both_servers(tmp_path: Path, raigad: Scenario) -> None:
+    measured = copy.deepcopy(GOLDEN)
+    for node in measured["policies"].values():
+        node["vaccinated"]["mean"] += 1.5
+    page = _parse(drill.build_report(raigad, tmp_path, GOLDEN, None, None, measured, []))
+    on = {"assumed": GOLDEN, "measured": measured}
+    servers = [f for f in page.figures if "data-server" in f]
+    assert len(servers) == len(GOLDEN["policies"]) * 4
+    for fig in servers:
+        stat = lookup(on[fig["data-server"]]["policies"][fig["data-policy"]], fig["data-metric"])
+        assert float(fig["data-value"]) == stat["mean"]
+    by_1330 = {f["data-policy"]: float(f["data-value"]) for f in page.figures
+               if f["data-metric"] == "vaccinated_by.13:30"}  # fmt: skip
+    assert by_1330 == {name: node["vaccinated_by"]["13:30"]["mean"] for name, node in GOLDEN["policies"].items()}
+    assert "The load test did not run" in (tmp_path / "report.html").read_text()

@@ -61,8 +61,11 @@ def measured_change(assumed: dict[str, Any], measured: dict[str, Any]) -> str:
 
 
 def _profile_rows(profile: dict[str, Any]) -> list[list[object]]:
-    return [[f"{p['offered_rps']:.1f}", f"{p['throughput_rps']:.1f}", f"{p['p50_ms']:.1f}", f"{p['p95_ms']:.1f}",
-             f"{p['p99_ms']:.1f}", f"{p['failure_rate']:.1%}", p["requests"]] for p in profile.get("points", [])]  # fmt: skip
+    rows: list[list[object]] = []
+    for p in profile.get("points", []):
+        ms = [f"{p[key]:.1f}" for key in ("offered_rps", "throughput_rps", "p50_ms", "p95_ms", "p99_ms")]
+        rows.append([*ms, f"{p['failure_rate']:.1%}", p["requests"]])
+    return rows
 
 
 def build_report(

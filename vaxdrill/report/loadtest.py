@@ -107,10 +107,22 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
         headline=_headline(load),
         slos=_slo_rows(load),
         timeline=figure(folder / "timeline.png", "Users, arrivals, throughput and latency over time; faults shaded"),
-        endpoints=[[name, e["requests"], e["failures"], e["p50"], e["p95"], e["p99"]]
-                   for name, e in load.get("endpoints", {}).items()],  # fmt: skip
-        faults=[[f["kind"], f["applied_at_s"], f["duration_s"], f["before"]["error_rate"], f["during"]["error_rate"],
-                 f["after"]["error_rate"], f["time_to_recover_s"]] for f in load.get("faults", [])],  # fmt: skip
+        endpoints=[
+            [name, e["requests"], e["failures"], e["p50"], e["p95"], e["p99"]]
+            for name, e in load.get("endpoints", {}).items()
+        ],
+        faults=[
+            [
+                f["kind"],
+                f["applied_at_s"],
+                f["duration_s"],
+                f["before"]["error_rate"],
+                f["during"]["error_rate"],
+                f["after"]["error_rate"],
+                f["time_to_recover_s"],
+            ]
+            for f in load.get("faults", [])
+        ],
         integrity=[(k, v) for k, v in integrity.items() if not isinstance(v, (dict, list))],
         saturated=bool(generator.get("cpu_saturated")),
         cpu_peaks=", ".join(f"{k} {v}%" for k, v in generator.get("cpu_peak_percent", {}).items()),

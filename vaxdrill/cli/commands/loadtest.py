@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary.json, report.html."""
+        """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary, report."""
         from vaxdrill.loadtest import plots
         from vaxdrill.loadtest.recorder import Recorder
         from vaxdrill.loadtest.summary import build_summary
