@@ -15,7 +15,7 @@ import yaml
 from tests.conftest import ROOT, SCENARIOS
 from vaxdrill.cli.browser import check_page, find_browser
 from vaxdrill.core.errors import BrowserUnavailable
-from vaxdrill.report.html import Report
+from vaxdrill.report.html import render
 
 RAIGAD = SCENARIOS / "raigad-2021-01-16.yaml"
 
@@ -30,11 +30,9 @@ def _browser_or_skip() -> None:
 def test_chromium_sees_broken_images_and_console_errors(tmp_path: Path) -> None:
     """The check itself must be able to fail, or a passing drill test would prove nothing."""
     _browser_or_skip()
-    report = Report("broken")
-    report.paragraph("x")
     page = tmp_path / "broken.html"
     page.write_text(
-        report.render().replace(
+        render("base.html.j2", title="broken", heading="broken", subtitle="x").replace(
             "</body>", '<img src="missing.png" alt="gone"><script>console.error("boom")</script></body>'
         )
     )

@@ -1,30 +1,31 @@
-"""Self-contained HTML reports: one file, plots embedded, nothing fetched when it is opened.
+"""Self-contained HTML reports rendered from Jinja2 templates: one file, plots embedded, nothing fetched.
 
-A report is built from sections of headings, paragraphs, tables and images; a planner can open it
-offline and forward it by e-mail.
+Every report extends ``templates/base.html.j2``, which inlines the one stylesheet
+(``templates/report.css``) and uses the shared parts of ``templates/_parts.html.j2`` (verdict box,
+tables of means with 95% intervals, figures, key-value tables, notes). Autoescaping is on, so a
+scenario or policy name is shown as text, never run as markup. A planner can open the page offline
+and forward it by e-mail.
+
+Figures that tests and scripts may read carry ``data-metric`` (the dotted key in the run's
+``summary.json``), ``data-value`` (the number at full precision) and the row's key, such as
+``data-policy``.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#1d2733;line-height:1.45}
-h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #d6dde5;padding-bottom:.2em;margin-top:1.8em}
-.answer{font-size:1.2em;background:#eef6ee;border-left:6px solid #2e7d32;padding:.8em 1em;margin:1em 0}
-.warn{background:#fff4e5;border-left:6px solid #ef6c00;padding:.6em 1em}
-.fail{color:#b71c1c;font-weight:600}.pass{color:#2e7d32;font-weight:600}
-table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
-th,td{border:1px solid #d6dde5;padding:.3em .6em;text-align:right}th{background:#f2f5f8}
-td:first-child,th:first-child{text-align:left}
-img{max-width:100%;border:1px solid #e3e8ee;margin:.5em 0}
-.meta{color:#5b6b7b;font-size:.9em}code{background:#f2f5f8;padding:0 .25em}
-"""
+import jinja2
+from markupsafe import Markup
+
+from simulation.experiment import format_interval
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def png_data_uri(png: bytes | Path) -> str:
@@ -32,56 +33,129 @@ def png_data_uri(png: bytes | Path) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-@dataclass
-class Report:
-    """Build a report, then :meth:`write` it."""
+def stylesheet() -> str:
+    """The one stylesheet every report inlines."""
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
-    title: str
-    subtitle: str = ""
-    _parts: list[str] = field(default_factory=list)
 
-    def heading(self, text: str, level: int = 2) -> None:
-        self._parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    # Markup: the file is ours and must reach the <style> element unescaped.
+    env.globals["stylesheet"] = Markup(stylesheet())
+    return env
 
-    def paragraph(self, text: str, css: str = "") -> None:
-        cls = f' class="{css}"' if css else ""
-        self._parts.append(f"<p{cls}>{html.escape(text)}</p>")
 
-    def answer(self, text: str) -> None:
-        """The one sentence a reader takes away."""
-        self._parts.append(f'<div class="answer">{html.escape(text)}</div>')
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
 
-    def warning(self, text: str) -> None:
-        self._parts.append(f'<div class="warn">{html.escape(text)}</div>')
 
-    def table(self, header: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "") -> None:
-        out = ["<table>"]
-        if caption:
-            out.append(f"<caption>{html.escape(caption)}</caption>")
-        out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
-        for row in rows:
-            cells = []
-            for cell in row:
-                text = html.escape(str(cell))
-                css = ' class="pass"' if cell == "pass" else (' class="fail"' if cell == "FAIL" else "")
-                cells.append(f"<td{css}>{text}</td>")
-            out.append("<tr>" + "".join(cells) + "</tr>")
-        out.append("</table>")
-        self._parts.append("".join(out))
+def write(path: Path, template: str, **context: Any) -> Path:
+    path.write_text(render(template, **context), encoding="utf-8")
+    return path
 
-    def image(self, png: bytes | Path, alt: str) -> None:
-        self._parts.append(f'<img src="{png_data_uri(png)}" alt="{html.escape(alt)}">')
 
-    def render(self) -> str:
-        sub = f'<p class="meta">{html.escape(self.subtitle)}</p>' if self.subtitle else ""
-        body = "\n".join(self._parts)
-        return (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head>\n"
-            f"<body><h1>{html.escape(self.title)}</h1>{sub}\n{body}\n</body></html>\n"
-        )
+@dataclass(frozen=True)
+class Figure:
+    """A PNG embedded in the page, with its caption."""
 
-    def write(self, path: Path) -> Path:
-        path.write_text(self.render(), encoding="utf-8")
-        return path
+    uri: str
+    caption: str
+
+
+def figure(path: Path, caption: str) -> Figure | None:
+    """The plot at ``path`` as an embedded figure, or None when the run did not draw it."""
+    return Figure(png_data_uri(path), caption) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Value:
+    """A table cell with ``data-*`` attributes, so the figure can be read back from the page."""
+
+    text: str
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    """A mean and its 95% interval, as printed, the mean at full precision, and the cell's keys."""
+
+    metric: str
+    mean: str
+    interval: str
+    value: float | None
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """``lead`` cells name the row."""
+
+    lead: Sequence[str]
+    cells: Sequence[MetricCell]
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    header: Sequence[str]
+    rows: Sequence[MetricRow]
+
+
+def lookup(node: Any, dotted: str) -> Any:
+    """``node["a"]["b"]`` for ``"a.b"``; None where a part is missing."""
+    cur: Any = node
+    for part in dotted.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return cur
+
+
+def metric_cell(node: Any, metric: str, share: bool = False, attrs: Mapping[str, str] | None = None) -> MetricCell:
+    """The figure ``metric`` of a summary node (``{"mean", "ci95"}``) as a table cell."""
+    stat = lookup(node, metric)
+    if not isinstance(stat, dict) or "mean" not in stat:
+        return MetricCell(metric, "-", "", None, attrs or {})
+    mean, _, interval = format_interval(stat, share).partition(" ")
+    return MetricCell(metric, mean, interval, float(stat["mean"]), attrs or {})
+
+
+Subject = tuple[Sequence[str], Mapping[str, str], Any]
+"""A policy, a pair or a site: its name cells, its ``data-*`` keys and its summary node."""
+
+
+def metric_table(
+    lead_header: Sequence[str],
+    metrics: Sequence[tuple[str, str]],
+    subjects: Sequence[Subject],
+    share: Sequence[str] = ("attainment",),
+) -> MetricTable:
+    """One row per subject, one column per metric (key, label)."""
+    return MetricTable(
+        header=[*lead_header, *(label for _, label in metrics)],
+        rows=[
+            MetricRow(lead, [metric_cell(node, key, key in share, attrs) for key, _ in metrics])
+            for lead, attrs, node in subjects
+        ],
+    )
+
+
+def metric_columns(
+    corner: str,
+    metrics: Sequence[tuple[str, str]],
+    subjects: Sequence[Subject],
+    share: Sequence[str] = ("attainment",),
+) -> MetricTable:
+    """One row per metric (key, label), one column per subject: a few policies side by side."""
+    return MetricTable(
+        header=[corner, *(" ".join(lead) for lead, _, _ in subjects)],
+        rows=[
+            MetricRow([label], [metric_cell(node, key, key in share, attrs) for _, attrs, node in subjects])
+            for key, label in metrics
+        ],
+    )

@@ -116,10 +116,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary.json."""
+        """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary, report."""
         from vaxdrill.loadtest import plots
         from vaxdrill.loadtest.recorder import Recorder
         from vaxdrill.loadtest.summary import build_summary
+        from vaxdrill.report.loadtest import write_report
 
         scenario = load_for_run(scenario_path)
         seconds = parse_cli_duration(duration)
@@ -147,6 +148,7 @@ def register(app: typer.Typer) -> None:
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
         plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
+        write_report(folder.path, scenario, summary)
         folder.finish(exit_code=summary["exit_code"], host=url)
         _report(summary, results, folder.path)
         if summary["exit_code"] != ExitCode.OK:

@@ -1,0 +1,153 @@
+"""The load test's ``report.html``: did the server hold, and was any record lost?
+
+One verdict sentence, then the headline figures, the SLO gates, throughput and latency over time
+with the faults shaded, each endpoint's latency, the fault drills, the integrity check and the
+load generator's own CPU. The drill's engineer section reuses these parts (:func:`loadtest_parts`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.report.html import Figure, Value, figure, lookup, write
+
+Row = list[str | Value | object]
+
+
+@dataclass(frozen=True)
+class LoadtestParts:
+    """What the load test's report and the drill's engineer section show."""
+
+    verdict: str
+    headline: list[tuple[str, Value]]
+    slos: list[Row]
+    timeline: Figure | None
+    endpoints: list[Row]
+    faults: list[Row]
+    integrity: list[tuple[str, object]]
+    saturated: bool
+    cpu_peaks: str
+
+
+def slo_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2%}" if unit == "share" else f"{value:,.4g} {unit}".strip()
+
+
+def engineer_verdict(load: dict[str, Any]) -> str:
+    slos = load.get("slos", [])
+    failed = [s["name"] for s in slos if not s.get("passed")]
+    integrity = load.get("integrity") or {}
+    parts = [
+        f"{load.get('requests', 0):,} requests at {load.get('rps', 0):.1f}/s, p95 "
+        f"{lookup(load, 'latency_ms.p95') or 0:.0f} ms; SLOs {len(slos) - len(failed)}/{len(slos)} met"
+        + (f" (failed: {', '.join(failed)})" if failed else "")
+    ]
+    if integrity:
+        if integrity.get("passed"):
+            parts.append(
+                f"integrity: all {integrity.get('doses_recorded', 0)} doses on the server exactly once "
+                f"({integrity.get('paper', 0)} recorded on paper and synced), none lost, none duplicated"
+            )
+        else:
+            parts.append(
+                f"integrity FAILED: {integrity.get('lost', '?')} lost, {integrity.get('duplicated', '?')} duplicated"
+            )
+    for fault in load.get("faults", []):
+        recovered = fault.get("time_to_recover_s")
+        parts.append(
+            f"{fault['kind']} of {fault['duration_s']:.0f} s: "
+            + (f"recovered {recovered:.1f} s after it ended" if recovered is not None else "did not recover")
+        )
+    return "; ".join(parts) + "."
+
+
+def _figure(load: dict[str, Any], metric: str, text: str) -> Value:
+    value = lookup(load, metric)
+    attrs = {"data-metric": metric}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        attrs["data-value"] = repr(value)
+    return Value(text if value is not None else "-", attrs)
+
+
+def _headline(load: dict[str, Any]) -> list[tuple[str, Value]]:
+    rate = load.get("error_rate")
+    rows = [
+        ("requests", _figure(load, "requests", f"{load.get('requests', 0):,}")),
+        ("throughput (req/s)", _figure(load, "rps", f"{load.get('rps') or 0:.1f}")),
+        ("error rate", _figure(load, "error_rate", f"{rate:.2%}" if isinstance(rate, (int, float)) else "-")),
+    ]
+    for p in ("p50", "p95", "p99"):
+        ms = lookup(load, f"latency_ms.{p}")
+        rows.append((f"latency {p} (ms)", _figure(load, f"latency_ms.{p}", f"{ms:.1f}" if ms is not None else "-")))
+    return rows
+
+
+def _slo_rows(load: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for i, s in enumerate(load.get("slos", [])):
+        unit = s.get("unit", "")
+        observed = Value(slo_value(s["observed"], unit), {"data-metric": f"slos.{i}.observed", "data-slo": s["name"],
+                                                          **({"data-value": repr(s["observed"])}
+                                                             if s["observed"] is not None else {})})  # fmt: skip
+        rows.append([s["name"], slo_value(s["limit"], unit), observed, "pass" if s["passed"] else "FAIL"])
+    return rows
+
+
+def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
+    """The engineer's figures from a load test's ``summary.json`` and the ``timeline.png`` in ``folder``."""
+    integrity = load.get("integrity") or {}
+    generator = load.get("generator", {})
+    return LoadtestParts(
+        verdict=engineer_verdict(load),
+        headline=_headline(load),
+        slos=_slo_rows(load),
+        timeline=figure(folder / "timeline.png", "Users, arrivals, throughput and latency over time; faults shaded"),
+        endpoints=[
+            [name, e["requests"], e["failures"], e["p50"], e["p95"], e["p99"]]
+            for name, e in load.get("endpoints", {}).items()
+        ],
+        faults=[
+            [
+                f["kind"],
+                f["applied_at_s"],
+                f["duration_s"],
+                f["before"]["error_rate"],
+                f["during"]["error_rate"],
+                f["after"]["error_rate"],
+                f["time_to_recover_s"],
+            ]
+            for f in load.get("faults", [])
+        ],
+        integrity=[(k, v) for k, v in integrity.items() if not isinstance(v, (dict, list))],
+        saturated=bool(generator.get("cpu_saturated")),
+        cpu_peaks=", ".join(f"{k} {v}%" for k, v in generator.get("cpu_peak_percent", {}).items()),
+    )
+
+
+def _run_facts(load: dict[str, Any]) -> list[tuple[str, str]]:
+    facts = [("scenario", str(load.get("scenario", ""))), ("shape", str(load.get("shape"))),
+             ("model", str(load.get("model"))), ("host", str(load.get("host"))),
+             ("duration (s)", str(load.get("duration_s"))), ("exit code", str(load.get("exit_code")))]  # fmt: skip
+    opened = load.get("open_model") or {}
+    if opened.get("scheduled") is not None:
+        facts.append(("open model", f"{opened['scheduled']} arrivals, {opened.get('started')} started, "
+                                    f"{opened.get('late')} late, {opened.get('dropped')} dropped"))  # fmt: skip
+    return facts
+
+
+def write_report(folder: Path, scenario: Scenario, load: dict[str, Any]) -> Path:
+    return write(
+        folder / "report.html",
+        "loadtest.html.j2",
+        title=f"vaxdrill load test: {scenario.name}",
+        heading=f"Load test: {scenario.name}",
+        subtitle=(scenario.description or "").strip(),
+        load=loadtest_parts(folder, load),
+        facts=_run_facts(load),
+        schema=str(load.get("schema", "")),
+    )
