@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vaxdrill.core.documents.loadtest import LoadTestSummary
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.recorder import HistStat, Recorder
 
-SCHEMA = "vaxdrill.loadtest/1"
+SCHEMA = LoadTestSummary.SCHEMA
 CPU_SATURATED = 90.0  # Locust warns above 90% CPU; so do we
 CPU_SUSTAINED = 3  # consecutive one-second samples
 
@@ -65,8 +66,10 @@ def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool
     return slo_mod.EXIT_OK
 
 
-def build_summary(raw: dict[str, Any], scenario: Scenario) -> tuple[dict[str, Any], list[slo_mod.SloResult]]:
-    """The summary and the SLO results (for the end table)."""
+def build_summary(
+    raw: dict[str, Any], scenario: Scenario, locust_exit_code: int | None = None
+) -> tuple[LoadTestSummary, list[slo_mod.SloResult]]:
+    """The summary (validated through its model) and the SLO results (for the end table)."""
     rec = Recorder.from_json(raw["recorder"])
     duration = float(raw.get("duration_s") or 0.0)
     total = rec.total()
@@ -123,4 +126,6 @@ def build_summary(raw: dict[str, Any], scenario: Scenario) -> tuple[dict[str, An
         "breached": raw.get("breached", []),
         "exit_code": code,
     }
-    return summary, results
+    if locust_exit_code is not None:
+        summary["locust_exit_code"] = locust_exit_code
+    return LoadTestSummary.model_validate(summary), results

@@ -149,8 +149,8 @@ def register(app: typer.Typer) -> None:
                             closed_users=closed, time_limit=run_seconds + 30)  # fmt: skip
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
         raw = read_raw(folder.path, run, code)
-        summary, results = build_summary(raw, scenario)
-        summary["locust_exit_code"] = code
+        document, results = build_summary(raw, scenario, locust_exit_code=code)
+        summary = document.to_json()
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
         plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
