@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import ROOT, SCENARIOS
 from vaxdrill.cli.browser import BrowserUnavailable, check_page, find_browser
 from vaxdrill.cli.drill import measured_scenario
+from vaxdrill.core.documents import DrillSummary, read_document
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.report.drill import build_report, engineer_verdict
@@ -109,6 +110,7 @@ def test_a_short_drill_end_to_end(tmp_path: Path) -> None:
     assert "report checked in headless Chromium" in result.stdout and "no console error" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["schema"] == "vaxdrill.cli.drill/1"
+    assert read_document(out / "summary.json", DrillSummary).to_json() == summary  # the document as modelled
     assert summary["integrity"]["passed"] and summary["integrity"]["lost"] == 0
     assert [p["name"] for p in summary["phases"]] == ["simulation", "loadtest", "profile", "simulation-measured"]
     html = (out / "report.html").read_text()

@@ -60,9 +60,7 @@ def _point(stat: HistStat, seconds: float) -> Point:
 
 def _fault_spans(summary: LoadTestSummary) -> list[tuple[float, float]]:
     """(start, end) in load-test seconds of each fault, recovery time included."""
-    return [
-        (f.applied_at_s, f.applied_at_s + f.duration_s + (f.time_to_recover_s or 0.0)) for f in summary.faults
-    ]
+    return [(f.applied_at_s, f.applied_at_s + f.duration_s + (f.time_to_recover_s or 0.0)) for f in summary.faults]
 
 
 def _slo_ok(point: Point, slos: list[Slo]) -> bool | None:

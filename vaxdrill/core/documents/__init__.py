@@ -75,5 +75,5 @@ def json_schema(tag: str) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation", by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = schema_file_name(tag)
-    schema["title"] = f"vaxdrill {tag}"
+    schema["title"] = tag
     return schema

@@ -51,11 +51,12 @@ class ServerProfileDocument(Document):
     SCHEMA: ClassVar[str] = SCHEMA
 
     schema_: Literal["vaxdrill.server_profile/1"] = Field(alias="schema")
-    source: str = Field(description="The run folder the profile was derived from.")
-    kind: Literal["loadtest", "capacity"]
+    # A profile may be written by hand: only the points are required.
+    source: str = Field(default="", description="The run folder the profile was derived from.")
+    kind: Literal["loadtest", "capacity"] | None = None
     points: list[Point] = Field(min_length=1)
-    knee_rps: float | None
-    day_load: list[DayLoad] | None
+    knee_rps: float | None = Field(default=None, description="Highest offered load meeting the SLOs.")
+    day_load: list[DayLoad] | None = None
     excluded_fault_windows_s: list[tuple[float, float]] | None = Field(
         default=None, description="Load test: fault windows (recovery included) left out, in load-test seconds."
     )
