@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from vaxdrill.core.documents.loadtest import LoadTestSummary
+from vaxdrill.core.documents.loadtest import EndpointFigures, LoadTestSummary
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_report
@@ -26,16 +26,16 @@ def _ms(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 3)
 
 
-def endpoint_figures(stat: HistStat) -> dict[str, Any]:
-    return {
-        "requests": stat.count,
-        "failures": stat.failures,
-        "p50": _ms(stat.percentile_ms(50)),
-        "p95": _ms(stat.percentile_ms(95)),
-        "p99": _ms(stat.percentile_ms(99)),
-        "max": _ms(float(stat.hist.get_max_value()) / 1000.0) if stat.count else None,
-        "mean": _ms(stat.mean_ms()),
-    }
+def endpoint_figures(stat: HistStat) -> EndpointFigures:
+    return EndpointFigures(
+        requests=stat.count,
+        failures=stat.failures,
+        p50=_ms(stat.percentile_ms(50)),
+        p95=_ms(stat.percentile_ms(95)),
+        p99=_ms(stat.percentile_ms(99)),
+        max=_ms(float(stat.hist.get_max_value()) / 1000.0) if stat.count else None,
+        mean=_ms(stat.mean_ms()),
+    )
 
 
 def cpu_saturation(rec: Recorder) -> dict[str, Any]:
