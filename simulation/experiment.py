@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from simulation.model import ReplicationResult, policies_of, run_replication
+from vaxdrill.core.documents.simulation import SimulationSummary
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock
 from vaxdrill.core.stats import t_interval
 
-SCHEMA = "vaxdrill.simulation/1"
+SCHEMA = SimulationSummary.SCHEMA
 PAIRED_METRICS = (
     "vaccinated",
     "attainment",
@@ -150,7 +151,7 @@ def _summarise(rows: Iterable[dict[str, float]]) -> dict[str, Any]:
 
 def summary(
     scenario: Scenario, results: Sequence[ReplicationResult], seed: int, per_site: bool = True
-) -> dict[str, Any]:
+) -> SimulationSummary:
     """The ``summary.json`` document (schema ``vaxdrill.simulation/1``); deterministic for a seed."""
     names = list(results[0].policies) if results else []
     policies: dict[str, Any] = {}
@@ -180,7 +181,7 @@ def summary(
         "policies": policies,
         "paired_differences": paired,
     }
-    return doc
+    return SimulationSummary.model_validate(doc)
 
 
 def _scope(scenario: Scenario) -> str:

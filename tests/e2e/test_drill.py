@@ -14,6 +14,7 @@ import yaml
 
 from tests.conftest import ROOT, SCENARIOS
 from vaxdrill.cli.browser import check_page, find_browser
+from vaxdrill.core.documents import DrillSummary, read_document
 from vaxdrill.core.errors import BrowserUnavailable
 from vaxdrill.report.html import render
 
@@ -59,6 +60,7 @@ def test_a_short_drill_end_to_end(tmp_path: Path) -> None:
     assert "report checked in headless Chromium" in result.stdout and "no console error" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["schema"] == "vaxdrill.cli.drill/1"
+    assert read_document(out / "summary.json", DrillSummary).to_json() == summary  # the document as modelled
     assert summary["integrity"]["passed"] and summary["integrity"]["lost"] == 0
     assert [p["name"] for p in summary["phases"]] == ["simulation", "loadtest", "profile", "simulation-measured"]
     html = (out / "report.html").read_text()

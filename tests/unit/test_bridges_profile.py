@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.documents import capacity_result, capacity_step, loadtest_summary
+from tests.documents import fault as document_fault
 from vaxdrill.bridges.server_profile import ProfileError, build_profile, read_profile
 from vaxdrill.core.results import write_json
 from vaxdrill.loadtest.recorder import Recorder
@@ -46,15 +48,15 @@ def loadtest_folder(tmp: Path, fault: tuple[float, float] | None = (20.0, 5.0)) 
     folder.mkdir()
     faults = []
     if fault is not None:
-        faults = [{"kind": "outage", "applied_at_s": fault[0], "duration_s": fault[1], "time_to_recover_s": 2.0}]
+        faults = [document_fault(fault[0], fault[1], 2.0)]
     write_json(folder / "drill-raw.json", {"schema": "vaxdrill.cli.drill-raw/1", "recorder": rec.to_json()})
-    write_json(folder / "summary.json", {"schema": "vaxdrill.loadtest/1", "faults": faults})
+    write_json(folder / "summary.json", loadtest_summary(faults=faults))
     write_json(folder / "run.json", {"schema": "vaxdrill.run/1", "scenario": _scenario()})
     return folder
 
 
 def test_loadtest_profile_bins_by_load_and_leaves_out_faults(tmp_path: Path) -> None:
-    doc = build_profile(loadtest_folder(tmp_path))
+    doc = build_profile(loadtest_folder(tmp_path)).to_json()
     assert doc["schema"] == "vaxdrill.server_profile/1" and doc["kind"] == "loadtest"
     pts = doc["points"]
     offered = [p["offered_rps"] for p in pts]
@@ -85,7 +87,7 @@ def test_without_fault_the_outage_windows_count(tmp_path: Path) -> None:
     summary = json.loads((rec_folder / "summary.json").read_text())
     summary["faults"] = []
     write_json(rec_folder / "summary.json", summary)
-    doc = build_profile(rec_folder)
+    doc = build_profile(rec_folder).to_json()
     assert max(p["p99_ms"] for p in doc["points"]) > 5000
 
 
@@ -95,16 +97,13 @@ def capacity_folder(tmp: Path) -> Path:
     steps = []
     ladder = [(10, 50.0, 0.0, True), (20, 80.0, 0.0, True), (30, 900.0, 0.12, False), (25, 300.0, 0.01, True)]
     for rate, p95, err, ok in ladder:
-        steps.append({"rate": rate, "throughput": rate * 0.98, "concurrency": 1.0, "mean_ms": p95 / 2, "p95_ms": p95,
-                      "error_rate": err, "dropped": 0, "late": 0, "slo_passed": ok, "breached": [],
-                      "phase": "ladder", "sustainable": ok})  # fmt: skip
-    write_json(folder / "capacity.json", {"schema": "vaxdrill.capacity/1", "steps": steps, "step_duration_s": 10.0,
-                                           "warmup_s": 2.0})  # fmt: skip
+        steps.append(capacity_step(rate, p95, err, ok))
+    write_json(folder / "capacity.json", capacity_result(steps, step_duration_s=10.0, warmup_s=2.0))
     return folder
 
 
 def test_capacity_profile_one_point_per_step(tmp_path: Path) -> None:
-    doc = build_profile(capacity_folder(tmp_path))
+    doc = build_profile(capacity_folder(tmp_path)).to_json()
     assert doc["kind"] == "capacity" and doc["offered_unit"] == "journeys/s"
     assert [p["offered_rps"] for p in doc["points"]] == [10, 20, 25, 30]
     assert doc["knee_rps"] == 25
@@ -123,7 +122,7 @@ def test_capacity_with_timeline_gets_requests_per_second_and_percentiles(tmp_pat
                 for r in range(3):
                     rec.request("x", 10.0 * (k + 1), False, t + j / rate + r * 0.001)
     write_json(folder / "drill-raw.json", {"recorder": rec.to_json()})
-    doc = build_profile(folder)
+    doc = build_profile(folder).to_json()
     assert doc["offered_unit"] == "requests/s" and doc["requests_per_journey"] == pytest.approx(3.0)
     pts = {p["offered_rps"]: p for p in doc["points"]}
     assert set(pts) == {30, 60, 75, 90}
@@ -136,8 +135,25 @@ def test_read_profile_refuses_bad_files(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ProfileError, match="cannot be read as JSON"):
         read_profile(bad)
-    write_json(bad, {"schema": "vaxdrill.server_profile/1", "points": [{"offered_rps": 1}]})
-    with pytest.raises(ProfileError, match="points\\[0\\]"):
-        read_profile(bad)
+    point = {"offered_rps": 1.0, "throughput_rps": 1.0, "p50_ms": 5.0, "p95_ms": 9.0, "p99_ms": 12.0,
+             "failure_rate": 0.0, "requests": 300}  # fmt: skip
+    good = {"schema": "vaxdrill.server_profile/1", "source": "x", "kind": "loadtest", "points": [point],
+            "knee_rps": None, "day_load": None}  # fmt: skip
+    write_json(bad, good)
+    assert read_profile(bad).points[0].p95_ms == 9.0
+    cases = [
+        ({"points": [{"offered_rps": 1}]}, "points\\[0\\].throughput_rps: Field required"),
+        ({"points": [{**point, "p50_ms": 10.0}]}, "points\\[0\\]: .*p50_ms <= p95_ms"),
+        ({"points": [{**point, "p50_ms": 0.0}]}, "points\\[0\\]: .*0 < p50_ms"),
+        ({"points": [{**point, "p50_ms": None}]}, "points\\[0\\]: needs 0 < p50_ms <= p95_ms"),
+        ({"points": [{**point, "failure_rate": 1.5}]}, "points\\[0\\].failure_rate"),
+        ({"points": [{**point, "offered_rps": 2.0}, point]}, "sorted by offered_rps"),
+        ({"points": []}, "points: List should have at least 1 item"),
+        ({"schema": "vaxdrill.server_profile/2"}, "server_profile/2, expected vaxdrill.server_profile/1"),
+    ]
+    for change, message in cases:
+        write_json(bad, {**good, **change})
+        with pytest.raises(ProfileError, match=message):
+            read_profile(bad)
     with pytest.raises(ProfileError, match="missing"):
         read_profile(tmp_path / "nope.json")

@@ -7,24 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.documents import capacity_result, capacity_step, loadtest_summary, simulation_summary
 from vaxdrill.core.errors import ResultsError
 from vaxdrill.report.compare import compare, flatten, read_run
 
 
 def _sim_run(folder: Path, vaccinated: float, wait: float) -> Path:
     folder.mkdir()
-    summary = {
-        "schema": "vaxdrill.simulation/1",
-        "seed": 1,
-        "replications": 10,
-        "policies": {
+    summary = simulation_summary(
+        {
             "wait": {
                 "vaccinated": {"mean": vaccinated, "ci95": [vaccinated - 5, vaccinated + 5]},
                 "wait_minutes": {"mean": {"mean": wait, "ci95": [wait - 1, wait + 1]}},
                 "sites": {"A": {"vaccinated": {"mean": vaccinated, "ci95": [0, 1]}}},
             }
-        },
-    }
+        }
+    )
     (folder / "summary.json").write_text(json.dumps(summary))
     return folder
 
@@ -47,7 +45,7 @@ def test_rows_and_changes_against_the_first_run(tmp_path: Path) -> None:
 def test_runs_of_different_kinds_are_refused(tmp_path: Path) -> None:
     sim = read_run(_sim_run(tmp_path / "r1", 100, 20))
     (tmp_path / "lt").mkdir()
-    (tmp_path / "lt" / "summary.json").write_text(json.dumps({"schema": "vaxdrill.loadtest/1", "rps": 10}))
+    (tmp_path / "lt" / "summary.json").write_text(json.dumps(loadtest_summary(rps=10.0)))
     with pytest.raises(ResultsError, match="different kinds"):
         compare([sim, read_run(tmp_path / "lt")])
 
@@ -55,7 +53,7 @@ def test_runs_of_different_kinds_are_refused(tmp_path: Path) -> None:
 def test_capacity_runs_compare_their_knee(tmp_path: Path) -> None:
     for name, knee in (("before", 35.0), ("after", 50.0)):
         (tmp_path / name).mkdir()
-        doc = {"schema": "vaxdrill.capacity/1", "max_sustainable_rate": knee, "steps": [{"rate": 10.0}]}
+        doc = capacity_result([capacity_step(10.0, 50.0, 0.0, True)], max_sustainable_rate=knee)
         (tmp_path / name / "capacity.json").write_text(json.dumps(doc))
     rows = {row.metric: row for row in compare([read_run(tmp_path / "before"), read_run(tmp_path / "after")])}
     assert rows["max_sustainable_rate"].change(1) == pytest.approx(15.0)

@@ -21,20 +21,13 @@ This module never imports Locust.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from vaxdrill.core.documents import CapacityResult, LoadTestSummary, ServerProfileDocument
+from vaxdrill.core.documents.base import parse_document, read_document, read_json_object
 from vaxdrill.core.errors import ProfileError
-from vaxdrill.core.profile import (
-    FILE,
-    SCHEMA,
-    Point,
-    ServerProfile,
-    parse_profile,
-    read_json_object,
-    read_profile,
-)
+from vaxdrill.core.profile import FILE, SCHEMA, Point, ServerProfile, parse_profile, read_profile
 from vaxdrill.core.scenario.loadplan import Slo
 from vaxdrill.core.scenario.units import format_clock
 from vaxdrill.loadtest.recorder import HistStat, Recorder
@@ -54,7 +47,8 @@ def _ms(value: float) -> float | None:
 
 
 def _point(stat: HistStat, seconds: float) -> Point:
-    return Point(
+    # Checked with the whole document (:func:`_document`), so a bad figure is a one-line error.
+    return Point.model_construct(
         offered_rps=round(stat.count / seconds, 4),
         throughput_rps=round((stat.count - stat.failures) / seconds, 4),
         p50_ms=_ms(stat.percentile_ms(50)),
@@ -65,14 +59,9 @@ def _point(stat: HistStat, seconds: float) -> Point:
     )
 
 
-def _fault_spans(summary: dict[str, Any]) -> list[tuple[float, float]]:
+def _fault_spans(summary: LoadTestSummary) -> list[tuple[float, float]]:
     """(start, end) in load-test seconds of each fault, recovery time included."""
-    spans = []
-    for f in summary.get("faults") or []:
-        start = float(f.get("applied_at_s", f.get("planned_at_s", 0.0)))
-        recover = f.get("time_to_recover_s")
-        spans.append((start, start + float(f.get("duration_s", 0.0)) + float(recover or 0.0)))
-    return spans
+    return [(f.applied_at_s, f.applied_at_s + f.duration_s + (f.time_to_recover_s or 0.0)) for f in summary.faults]
 
 
 def _slo_ok(point: Point, slos: list[Slo]) -> bool | None:
@@ -107,11 +96,11 @@ def _knee(points: list[Point], ok: list[bool | None]) -> float | None:
     return knee
 
 
-def from_loadtest(folder: Path) -> dict[str, Any]:
+def from_loadtest(folder: Path) -> ServerProfileDocument:
     """Profile of a ``vaxdrill loadtest`` folder (fault windows excluded, load bins)."""
-    summary = read_json_object(folder / "summary.json")
-    raw = read_json_object(folder / "drill-raw.json")
-    run = read_json_object(folder / "run.json") if (folder / "run.json").exists() else {}
+    summary = read_document(folder / "summary.json", LoadTestSummary, ProfileError)
+    raw = read_json_object(folder / "drill-raw.json", ProfileError)
+    run = read_json_object(folder / "run.json", ProfileError) if (folder / "run.json").exists() else {}
     if "recorder" not in raw:
         raise ProfileError(f"{folder / 'drill-raw.json'}: has no `recorder` timeline")
     rec = Recorder.from_json(raw["recorder"])
@@ -150,16 +139,21 @@ def from_loadtest(folder: Path) -> dict[str, Any]:
     scenario = run.get("scenario") or {}
     slos = [Slo.model_validate(s) for s in scenario.get("slos") or []]
     knee = _knee(points, [_slo_ok(p, slos) for p in points])
-    return {
+    return _document({
         "schema": SCHEMA,
         "source": str(folder),
         "kind": "loadtest",
-        "points": [asdict(p) for p in points],
+        "points": [p.model_dump() for p in points],
         "knee_rps": knee,
         "day_load": _day_load(rec, scenario),
         "excluded_fault_windows_s": [[round(s, 3), round(e, 3)] for s, e in spans],
         "window_s": w,
-    }
+    })  # fmt: skip
+
+
+def _document(data: dict[str, Any]) -> ServerProfileDocument:
+    """The built profile through its model (a run whose figures break it gets a one-line error)."""
+    return parse_document(data, ServerProfileDocument, f"{data['source']}: profile", ProfileError)
 
 
 def _day_load(rec: Recorder, scenario: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -186,18 +180,18 @@ def _day_load(rec: Recorder, scenario: dict[str, Any]) -> list[dict[str, Any]] |
     return out or None
 
 
-def from_capacity(folder: Path) -> dict[str, Any]:
+def from_capacity(folder: Path) -> ServerProfileDocument:
     """Profile of a ``vaxdrill capacity`` folder: one point per held step."""
-    cap = read_json_object(folder / "capacity.json")
-    steps = cap.get("steps")
-    if not isinstance(steps, list) or not steps:
+    cap = read_document(folder / "capacity.json", CapacityResult, ProfileError)
+    steps = cap.steps
+    if not steps:
         raise ProfileError(f"{folder / 'capacity.json'}: has no `steps`")
-    duration = float(cap.get("step_duration_s", 10.0))
-    warmup = float(cap.get("warmup_s", 2.0))
+    duration = cap.step_duration_s
+    warmup = cap.warmup_s
     hold = max(duration - warmup, 1e-9)
     rec: Recorder | None = None
     if (folder / "drill-raw.json").exists():
-        raw = read_json_object(folder / "drill-raw.json")
+        raw = read_json_object(folder / "drill-raw.json", ProfileError)
         if "recorder" in raw:
             rec = Recorder.from_json(raw["recorder"])
     per_journey = 1.0
@@ -210,9 +204,9 @@ def from_capacity(folder: Path) -> dict[str, Any]:
     start = _ladder_start(rec) if rec is not None else None
     points: list[Point] = []
     for k, s in enumerate(steps):
-        rate, x, err = float(s["rate"]), float(s["throughput"]), float(s["error_rate"])
+        rate, x, err = s.rate, s.throughput, s.error_rate
         p50 = p99 = None
-        p95 = s.get("p95_ms")
+        p95 = s.p95_ms
         if rec is not None and start is not None:
             # Whole windows inside the step's hold period, one window of margin each side.
             lo = start + k * duration + warmup + rec.window
@@ -223,7 +217,7 @@ def from_capacity(folder: Path) -> dict[str, Any]:
                     # Windows and the step's own hold differ by a little; keep p50 <= p95 <= p99.
                     p50, p99 = min(p50, float(p95)), max(p99, float(p95))
         points.append(
-            Point(
+            Point.model_construct(
                 offered_rps=round(rate * per_journey, 4),
                 throughput_rps=round(x * per_journey * (1.0 - err), 4),
                 p50_ms=p50,
@@ -235,18 +229,18 @@ def from_capacity(folder: Path) -> dict[str, Any]:
         )
     order = sorted(range(len(points)), key=lambda i: points[i].offered_rps)
     points = [points[i] for i in order]
-    good = [bool(steps[i].get("sustainable")) for i in order]
+    good = [steps[i].sustainable for i in order]
     knee = max((p.offered_rps for p, g in zip(points, good, strict=True) if g), default=None)
-    return {
+    return _document({
         "schema": SCHEMA,
         "source": str(folder),
         "kind": "capacity",
-        "points": [asdict(p) for p in points],
+        "points": [p.model_dump() for p in points],
         "knee_rps": knee,
         "day_load": None,
         "offered_unit": unit,
         "requests_per_journey": round(per_journey, 4),
-    }
+    })  # fmt: skip
 
 
 def _ladder_start(rec: Recorder) -> float | None:
@@ -255,7 +249,7 @@ def _ladder_start(rec: Recorder) -> float | None:
     return min(started) * rec.window if started else None
 
 
-def build_profile(folder: str | Path) -> dict[str, Any]:
+def build_profile(folder: str | Path) -> ServerProfileDocument:
     """The profile of a load-test or capacity run folder; :class:`ProfileError` for anything else."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -263,7 +257,7 @@ def build_profile(folder: str | Path) -> dict[str, Any]:
     if (folder / "capacity.json").exists():
         return from_capacity(folder)
     if (folder / "summary.json").exists():
-        summary = read_json_object(folder / "summary.json")
+        summary = read_json_object(folder / "summary.json", ProfileError)
         if str(summary.get("schema", "")).startswith("vaxdrill.loadtest/"):
             if not (folder / "drill-raw.json").exists():
                 raise ProfileError(f"{folder}: a load-test folder without drill-raw.json (the full timeline)")

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from vaxdrill.core.documents import DOCUMENTS, json_schema, schema_file_name
 from vaxdrill.core.errors import ExitCode, ScenarioError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
@@ -68,14 +69,41 @@ def validate(
         raise typer.Exit(ExitCode.USER_ERROR)
 
 
+def document_names() -> dict[str, str]:
+    """Short names of the results documents: ``loadtest`` -> ``vaxdrill.loadtest/1``."""
+    return {tag.split("/")[0].rsplit(".", 1)[-1]: tag for tag in DOCUMENTS}
+
+
 @app.command()
 def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
     ] = None,
+    document: Annotated[
+        str | None,
+        typer.Option("--document", "-d", help=f"A results document's schema instead: {', '.join(document_names())}."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Write every results document's schema into this folder (as in schemas/)."),
+    ] = None,
 ) -> None:
-    """Write the JSON Schema of scenario files (for editor completion and checks)."""
-    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    """Write the JSON Schema of scenario files (for editor completion and checks) or of results documents."""
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for tag in DOCUMENTS:
+            target = out_dir / schema_file_name(tag)
+            target.write_text(json.dumps(json_schema(tag), indent=2) + "\n", encoding="utf-8")
+            out.print(f"wrote {target}")
+        return
+    if document is None:
+        data: dict[str, object] = scenario_json_schema()
+    else:
+        names = document_names()
+        if document not in names:
+            raise VaxdrillError(f"--document {document}: no such results document (one of {', '.join(names)})")
+        data = json_schema(names[document])
+    text = json.dumps(data, indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:

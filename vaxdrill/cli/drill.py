@@ -16,7 +16,6 @@ patching) out of this process and makes every phase re-runnable on its own:
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vaxdrill.core.documents import Document, read_document
+from vaxdrill.core.documents.base import D
 from vaxdrill.core.errors import ExitCode, PhaseFailed
 from vaxdrill.core.scenario.dump import dump_scenario
 from vaxdrill.core.scenario.model import Scenario
@@ -76,9 +77,13 @@ def check(phase: Phase, code: int, log: Path, allowed: set[int]) -> None:
         raise PhaseFailed(f"drill phase `{phase.name}` failed with exit code {code}; see {log}\n{tail}")
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+def read_phase_document(path: Path, model: type[D]) -> D | None:
+    """A phase's document through its model; ``None`` when the phase wrote none (one-line error if invalid)."""
+    if not path.exists():
         return None
-    return data if isinstance(data, dict) else None
+    return read_document(path, model)
+
+
+def plain(doc: Document | None) -> dict[str, Any] | None:
+    """The document as the report renderers take it (plain JSON values)."""
+    return None if doc is None else doc.to_json()

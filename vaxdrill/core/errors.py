@@ -11,7 +11,8 @@ Hierarchy::
     VaxdrillError                  any user-facing failure                        exit 2 (USER_ERROR)
     ├── ScenarioError              a scenario file is missing, unreadable or invalid
     ├── ResultsError               a results folder cannot be written, or is not a vaxdrill run
-    ├── ProfileError               a server profile (or the run folder it comes from) is not valid
+    │   └── DocumentError          a results document is missing, not JSON, of another version, invalid
+    │       └── ProfileError       a server profile (or the run folder it comes from) is not valid
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
     ├── LoopbackError              ``--host`` is not a loopback address
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
@@ -92,7 +93,11 @@ class ResultsError(VaxdrillError):
     """A results folder cannot be created or written, or the folder given is not a vaxdrill run."""
 
 
-class ProfileError(VaxdrillError):
+class DocumentError(ResultsError):
+    """A results document is missing, not JSON, of another kind or version, or invalid."""
+
+
+class ProfileError(DocumentError):
     """A run folder cannot be turned into a server profile, or a profile file is not valid."""
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vaxdrill.core.documents.loadtest import EndpointFigures, LoadTestSummary
 from vaxdrill.core.errors import ExitCode
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_report
 from vaxdrill.loadtest.recorder import HistStat, Recorder
 
-SCHEMA = "vaxdrill.loadtest/1"
+SCHEMA = LoadTestSummary.SCHEMA
 CPU_SATURATED = 90.0  # Locust warns above 90% CPU; so do we
 CPU_SUSTAINED = 3  # consecutive one-second samples
 
@@ -26,16 +27,16 @@ def _ms(value: float) -> float | None:
     return None if math.isnan(value) else round(value, 3)
 
 
-def endpoint_figures(stat: HistStat) -> dict[str, Any]:
-    return {
-        "requests": stat.count,
-        "failures": stat.failures,
-        "p50": _ms(stat.percentile_ms(50)),
-        "p95": _ms(stat.percentile_ms(95)),
-        "p99": _ms(stat.percentile_ms(99)),
-        "max": _ms(float(stat.hist.get_max_value()) / 1000.0) if stat.count else None,
-        "mean": _ms(stat.mean_ms()),
-    }
+def endpoint_figures(stat: HistStat) -> EndpointFigures:
+    return EndpointFigures(
+        requests=stat.count,
+        failures=stat.failures,
+        p50=_ms(stat.percentile_ms(50)),
+        p95=_ms(stat.percentile_ms(95)),
+        p99=_ms(stat.percentile_ms(99)),
+        max=_ms(float(stat.hist.get_max_value()) / 1000.0) if stat.count else None,
+        mean=_ms(stat.mean_ms()),
+    )
 
 
 def cpu_saturation(rec: Recorder) -> dict[str, Any]:
@@ -67,8 +68,10 @@ def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool
     return ExitCode.OK
 
 
-def build_summary(raw: dict[str, Any], scenario: Scenario) -> tuple[dict[str, Any], list[slo_mod.SloResult]]:
-    """The summary and the SLO results (for the end table)."""
+def build_summary(
+    raw: dict[str, Any], scenario: Scenario, locust_exit_code: int | None = None
+) -> tuple[LoadTestSummary, list[slo_mod.SloResult]]:
+    """The summary (validated through its model) and the SLO results (for the end table)."""
     rec = Recorder.from_json(raw["recorder"])
     duration = float(raw.get("duration_s") or 0.0)
     total = rec.total()
@@ -125,4 +128,6 @@ def build_summary(raw: dict[str, Any], scenario: Scenario) -> tuple[dict[str, An
         "breached": raw.get("breached", []),
         "exit_code": code,
     }
-    return summary, results
+    if locust_exit_code is not None:
+        summary["locust_exit_code"] = locust_exit_code
+    return LoadTestSummary.model_validate(summary), results

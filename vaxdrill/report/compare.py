@@ -1,19 +1,20 @@
 """Put earlier runs side by side: "did the new build move the knee?", "what did policy X change?".
 
 Every run folder holds a ``summary.json`` whose ``schema`` names its kind (``vaxdrill.simulation/1``,
-``vaxdrill.loadtest/1``, ``vaxdrill.capacity/1``, ``vaxdrill.cli.drill/1``). Runs of one kind are
+``vaxdrill.loadtest/1``, ``vaxdrill.capacity/1``, ``vaxdrill.cli.drill/1``), read through its model
+(:mod:`vaxdrill.core.documents`); a document of another version is refused in one line. Runs of one kind are
 flattened into figures keyed by a dotted path (``policies.wait.vaccinated``) and compared to the
 first run; a figure with a 95% interval keeps it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vaxdrill.core.documents import read_any
 from vaxdrill.core.errors import ResultsError
 
 
@@ -71,20 +72,15 @@ SUMMARY_FILES = ("summary.json", "capacity.json")
 
 
 def read_run(path: Path, *, include_sites: bool = False) -> RunSummary:
-    """Read the run's ``summary.json`` (or a capacity run's ``capacity.json``)."""
+    """Read the run's ``summary.json`` (or a capacity run's ``capacity.json``) through its model."""
     if not path.is_dir():
         raise ResultsError(f"{path}: not a results folder")
-    summary_path = next((path / n for n in SUMMARY_FILES if (path / n).is_file()), path / SUMMARY_FILES[0])
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no summary.json nor capacity.json; is this a finished vaxdrill run?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{summary_path}: cannot be read: {exc}") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("schema"), str):
-        raise ResultsError(f"{summary_path}: expected a vaxdrill summary with a `schema` field")
+    summary_path = next((path / n for n in SUMMARY_FILES if (path / n).is_file()), None)
+    if summary_path is None:
+        raise ResultsError(f"{path}: no summary.json nor capacity.json; is this a finished vaxdrill run?")
+    doc = read_any(summary_path)
     skip = _SKIP - {"sites"} if include_sites else _SKIP
-    return RunSummary(path=path, kind=summary["schema"], label=path.name, figures=flatten(summary, skip=skip))
+    return RunSummary(path=path, kind=doc.SCHEMA, label=path.name, figures=flatten(doc.to_json(), skip=skip))
 
 
 @dataclass(frozen=True)

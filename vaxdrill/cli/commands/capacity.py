@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from vaxdrill.cli.commands.loadtest import load_for_run, out, read_raw, run_locust, target
+from vaxdrill.core.documents import CapacityResult
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario.loadplan import LoadProfile
@@ -57,8 +58,8 @@ def register(app: typer.Typer) -> None:
         good = [s for s in steps if s["sustainable"]]
         fit = fit_usl([s["concurrency"] for s in steps], [s["throughput"] for s in steps])
         best = max(good, key=lambda s: s["rate"]) if good else None
-        result = {
-            "schema": "vaxdrill.capacity/1",
+        document = CapacityResult.model_validate({
+            "schema": CapacityResult.SCHEMA,
             "scenario": scenario.name,
             "host": url,
             "max_sustainable_rate": best["rate"] if best else None,
@@ -70,7 +71,8 @@ def register(app: typer.Typer) -> None:
             "usl": fit.as_json() if fit else None,
             "little_ok": all(s["little"]["ok"] for s in steps if s["throughput"] > 0),
             "description": cap["description"],
-        }
+        })  # fmt: skip
+        result = document.to_json()
         write_json(folder.path / "capacity.json", result)
         plots.capacity(steps, fit, folder.path / "capacity.png", f"{scenario.name}: capacity")
         folder.finish(max_sustainable_rate=result["max_sustainable_rate"], host=url)

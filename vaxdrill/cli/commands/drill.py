@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from vaxdrill.cli.drill import FINDINGS, Phase, check, measured_scenario, read_json, run_phase
+from vaxdrill.cli.drill import FINDINGS, Phase, check, measured_scenario, plain, read_phase_document, run_phase
+from vaxdrill.core.documents import DrillSummary, LoadTestSummary, ServerProfileDocument, SimulationSummary
 from vaxdrill.core.errors import BrowserUnavailable, DrillFailed, ExitCode, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
@@ -85,10 +86,11 @@ def drill(
           _vaxdrill("simulate", str(measured_path), *seed_args, "--out", str(folder / "simulation-measured")),
           "simulation-measured", {0})  # fmt: skip
 
-    assumed = read_json(folder / "simulation" / "summary.json")
-    load = read_json(folder / "loadtest" / "summary.json")
-    profile = read_json(profile_path)
-    measured = read_json(folder / "simulation-measured" / "summary.json")
+    assumed_doc = read_phase_document(folder / "simulation" / "summary.json", SimulationSummary)
+    load_doc = read_phase_document(folder / "loadtest" / "summary.json", LoadTestSummary)
+    profile_doc = read_phase_document(profile_path, ServerProfileDocument)
+    measured_doc = read_phase_document(folder / "simulation-measured" / "summary.json", SimulationSummary)
+    assumed, load, profile, measured = plain(assumed_doc), plain(load_doc), plain(profile_doc), plain(measured_doc)
     elapsed = time.monotonic() - started
     facts = [
         ("scenario", f"{scenario.name} ({scenario_path})"),
@@ -101,25 +103,25 @@ def drill(
         ("drill duration", f"{elapsed:.0f} s"),
     ]
     report = build_report(scenario, folder, assumed, load, profile, measured, facts)
-    summary = {
-        "schema": "vaxdrill.cli.drill/1",
+    summary = DrillSummary.model_validate({
+        "schema": DrillSummary.SCHEMA,
         "scenario": scenario.name,
         "seed": root,
-        "planner": assumed.get("answer") if assumed else None,
+        "planner": assumed_doc.answer if assumed_doc else None,
         "engineer": engineer_verdict(load) if load else None,
         "loadtest_exit_code": lt.exit_code,
-        "slos": load.get("slos") if load else None,
-        "integrity": load.get("integrity") if load else None,
+        "slos": load_doc.slos if load_doc else None,
+        "integrity": load_doc.integrity if load_doc else None,
         "phases": [{"name": p.name, "seconds": round(p.seconds, 1), "exit_code": p.exit_code} for p in done],
-    }
-    write_json(folder / "summary.json", summary)
+    })  # fmt: skip
+    write_json(folder / "summary.json", summary.to_json())
     if browser:
         _check_in_browser(report, folder / "report.png")
     run.finish(loadtest_exit_code=lt.exit_code, seconds=round(elapsed, 1))
 
     out.print()
-    if assumed:
-        out.print(f"[bold]Planner:[/bold] {assumed.get('answer', '')}", highlight=False)
+    if assumed_doc:
+        out.print(f"[bold]Planner:[/bold] {assumed_doc.answer}", highlight=False)
     if load:
         out.print(f"[bold]Engineer:[/bold] {engineer_verdict(load)}", highlight=False)
     out.print(f"report: {report}", highlight=False)

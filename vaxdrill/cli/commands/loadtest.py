@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vaxdrill.core.documents import LoadTestSummary
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
@@ -143,16 +144,16 @@ def register(app: typer.Typer) -> None:
                             closed_users=closed, time_limit=run_seconds + 30)  # fmt: skip
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
         raw = read_raw(folder.path, run, code)
-        summary, results = build_summary(raw, scenario)
-        summary["locust_exit_code"] = code
+        document, results = build_summary(raw, scenario, locust_exit_code=code)
+        summary = document.to_json()
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
         plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
         write_report(folder.path, scenario, summary)
-        folder.finish(exit_code=summary["exit_code"], host=url)
-        _report(summary, results, folder.path)
-        if summary["exit_code"] != ExitCode.OK:
-            raise SlosFailed(ExitCode(summary["exit_code"]), _why(summary))
+        folder.finish(exit_code=document.exit_code, host=url)
+        _report(document, results, folder.path)
+        if document.exit_code != ExitCode.OK:
+            raise SlosFailed(ExitCode(document.exit_code), _why(document))
 
 
 def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | None) -> tuple[Path, Scenario]:
@@ -189,46 +190,50 @@ def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | Non
     return path, replay
 
 
-def _why(summary: dict[str, Any]) -> str:
-    if summary["aborted"]:
-        breached = ", ".join(summary["breached"])
+def _why(summary: LoadTestSummary) -> str:
+    if summary.aborted:
+        breached = ", ".join(summary.breached)
         return f"run aborted after a sustained SLO breach ({breached}); exit {ExitCode.ABORTED.value}"
-    failed = [s["name"] for s in summary["slos"] if not s["passed"]]
+    failed = [s.name for s in summary.slos if not s.passed]
     if failed:
         return f"SLO failed: {', '.join(failed)}; exit {ExitCode.SLO_FAILED.value}"
-    return f"integrity check failed: {json.dumps(summary['integrity'])}; exit {ExitCode.INTEGRITY_FAILED.value}"
+    integrity = summary.integrity.model_dump(mode="json") if summary.integrity else None
+    return f"integrity check failed: {json.dumps(integrity)}; exit {ExitCode.INTEGRITY_FAILED.value}"
 
 
-def _report(summary: dict[str, Any], results: list[slo_mod.SloResult], folder: Path) -> None:
+def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: Path) -> None:
+    latency = summary.latency_ms
     out.print(
-        f"{summary['requests']} requests, {summary['rps']} req/s, errors {summary['error_rate']}, "
-        f"p95 {summary['latency_ms']['p95']} ms, p99 {summary['latency_ms']['p99']} ms",
+        f"{summary.requests} requests, {summary.rps} req/s, errors {summary.error_rate}, "
+        f"p95 {latency.p95} ms, p99 {latency.p99} ms",
         highlight=False,
     )
     endpoints = Table(title="endpoints (ms, full precision)")
     for col in ("endpoint", "requests", "failures", "p50", "p95", "p99"):
         endpoints.add_column(col, justify="right" if col != "endpoint" else "left")
-    for name, e in summary["endpoints"].items():
-        endpoints.add_row(name, str(e["requests"]), str(e["failures"]), str(e["p50"]), str(e["p95"]), str(e["p99"]))
+    for name, e in summary.endpoints.items():
+        endpoints.add_row(name, str(e.requests), str(e.failures), str(e.p50), str(e.p95), str(e.p99))
     out.print(endpoints)
     if results:
         out.print(slo_table(results))
-    for fault in summary["faults"]:
+    for fault in summary.faults:
         out.print(
-            f"fault {fault['kind']} at {fault['applied_at_s']}s for {fault['duration_s']}s "
-            f"({'applied' if fault['applied'] else 'NOT applied: ' + str(fault['error'])}): errors before/during/after "
-            f"{fault['before']['error_rate']}/{fault['during']['error_rate']}/{fault['after']['error_rate']}, "
-            f"recovered in {fault['time_to_recover_s']}s",
+            f"fault {fault.kind} at {fault.applied_at_s}s for {fault.duration_s}s "
+            f"({'applied' if fault.applied else 'NOT applied: ' + str(fault.error)}): errors before/during/after "
+            f"{fault.before.error_rate}/{fault.during.error_rate}/{fault.after.error_rate}, "
+            f"recovered in {fault.time_to_recover_s}s",
             highlight=False,
         )
-    if summary["integrity"] is not None:
-        i = summary["integrity"]
-        out.print(f"integrity: {'PASS' if i.get('passed') else 'FAIL'} {json.dumps(i)}", highlight=False)
-    if summary["open_model"]:
-        o = summary["open_model"]
-        out.print(f"open model: {o['scheduled']} arrivals, {o['started']} started, {o['late']} late, "
-                  f"{o['dropped']} dropped", highlight=False)  # fmt: skip
-    if summary["generator"]["cpu_saturated"]:
+    if summary.integrity is not None:
+        i = summary.integrity
+        out.print(
+            f"integrity: {'PASS' if i.passed else 'FAIL'} {json.dumps(i.model_dump(mode='json'))}", highlight=False
+        )
+    if summary.open_model:
+        o = summary.open_model
+        out.print(f"open model: {o.scheduled} arrivals, {o.started} started, {o.late} late, "
+                  f"{o.dropped} dropped", highlight=False)  # fmt: skip
+    if summary.generator.cpu_saturated:
         out.print("[yellow]warning[/] the load generator's CPU was saturated; latencies may include its own delay")
     out.print(f"results: {folder}", highlight=False)
 

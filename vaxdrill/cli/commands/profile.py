@@ -35,17 +35,17 @@ def register(app: typer.Typer) -> None:
 
         doc = build_profile(run_dir)
         target = output if output is not None else run_dir / FILE
-        write_json(target, doc)
-        unit = doc.get("offered_unit", "requests/s")
-        table = Table(title=f"server profile ({doc['kind']}, offered load in {unit})")
+        write_json(target, doc.to_json())
+        unit = doc.offered_unit or "requests/s"
+        table = Table(title=f"server profile ({doc.kind}, offered load in {unit})")
         for col in ("offered/s", "throughput/s", "p50 ms", "p95 ms", "p99 ms", "failures", "requests"):
             table.add_column(col, justify="right")
-        for p in doc["points"]:
+        for p in doc.points:
             table.add_row(
-                _num(p["offered_rps"], ".2f"), _num(p["throughput_rps"], ".2f"), _num(p["p50_ms"]),
-                _num(p["p95_ms"]), _num(p["p99_ms"]), f"{p['failure_rate']:.1%}", str(p["requests"]),
+                _num(p.offered_rps, ".2f"), _num(p.throughput_rps, ".2f"), _num(p.p50_ms),
+                _num(p.p95_ms), _num(p.p99_ms), f"{p.failure_rate:.1%}", str(p.requests),
             )  # fmt: skip
         out.print(table)
-        knee = doc["knee_rps"]
+        knee = doc.knee_rps
         out.print(f"knee: {'unknown (no SLO to judge it)' if knee is None else f'{knee:.2f}/s'}", highlight=False)
         out.print(f"profile: {target}", highlight=False)

@@ -76,7 +76,7 @@ def simulate(
     ) as progress:
         task = progress.add_task("replications", total=n)
         results = run_replications(scenario, n, root, names, workers, on_done=lambda _r: progress.advance(task))
-    doc = summary(scenario, results, root)
+    doc = summary(scenario, results, root).to_json()
     write_json(run.path / "summary.json", doc)
     write_csvs(run.path, scenario, results)
     write_plots(run.path, scenario, results)
