@@ -125,11 +125,15 @@ class Stage:
 
 
 class LatencyStage(Stage):
-    async def pipe(self, chunk: Chunk, emit: Emit) -> None:
-        delay = self.attr("latency")
+    def delay(self) -> int:
+        """Milliseconds for the next chunk: ``latency`` plus a uniform draw in [-jitter, jitter)."""
         jitter = self.attr("jitter")
         if jitter > 0:
-            delay += int(self.rng.integers(-jitter, jitter))
+            return self.attr("latency") + int(self.rng.integers(-jitter, jitter))
+        return self.attr("latency")
+
+    async def pipe(self, chunk: Chunk, emit: Emit) -> None:
+        delay = self.delay()
         # Counted from when the chunk was read, so back-to-back chunks are delayed together, not in series.
         loop = asyncio.get_running_loop()
         wait = chunk.stamp + delay / 1000 - loop.time()
