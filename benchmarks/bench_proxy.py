@@ -10,7 +10,7 @@ one small GET after another (the same generator and settings for both sides of e
                  (target: 100 ms +/- 5 ms)
     bandwidth    rate of a 400 KB download through a 100 KB/s bandwidth toxic (target: +/- 10%)
 
-    .venv/bin/python benchmarks/bench_proxy.py [--seconds 4] [--pairs 5] [--connections 16] [--json FILE]
+    .venv/bin/python benchmarks/bench_proxy.py [--seconds 3] [--pairs 7] [--connections 16] [--json FILE]
 """
 
 from __future__ import annotations
@@ -153,8 +153,8 @@ async def _timed_requests(port: int, count: int, path: bytes) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

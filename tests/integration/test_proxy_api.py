@@ -350,3 +350,17 @@ def test_unused_port_is_refused_after_delete(toxiproxy: Toxiproxy, upstream: Ups
     proxy.destroy()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(proxy.listen.rsplit(":", 1)[1])), 2):
         pass
+
+
+def test_api_port_in_use_is_one_line_and_a_non_zero_exit() -> None:
+    import subprocess
+
+    from tests.integration.proxy_support import VAXDRILL
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([str(VAXDRILL), "proxy", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

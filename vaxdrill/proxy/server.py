@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,16 @@ async def serve(
     except ApiError as exc:
         proxies.close()
         raise ProxyConfigError(f"{config_name}: {exc}") from None
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        proxies.close()
+        raise ProxyConfigError(f"--host/--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server = uvicorn.Server(
-        uvicorn.Config(build_app(proxies), host=host, port=port, log_level="warning", lifespan="off", http="h11")
+        uvicorn.Config(build_app(proxies), log_level="warning", lifespan="off", http="h11", access_log=False)
     )
 
     async def announce() -> None:
@@ -63,15 +72,14 @@ async def serve(
             if server.should_exit:
                 return
             await asyncio.sleep(0.02)
-        bound = server.servers[0].sockets[0].getsockname()
         if ready is not None:
+            bound = listener.getsockname()
             ready(f"{bound[0]}:{bound[1]}", proxies)
 
     watcher = asyncio.get_running_loop().create_task(announce())
     try:
-        await server.serve()
+        await server.serve(sockets=[listener])
     finally:
         watcher.cancel()
         proxies.close()
-    if not server.started:
-        raise ProxyConfigError(f"--host/--port: cannot listen on {host}:{port}")
+        listener.close()
