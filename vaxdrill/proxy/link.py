@@ -43,6 +43,8 @@ class Side(asyncio.Protocol):
         self.transport = transport
         if self.reads == UPSTREAM:  # the client's socket: now open the upstream one
             self.connection.accepted()
+        else:  # the upstream socket: toxics in place before its first byte (a server may speak first)
+            self.connection.upstream_made()
 
     def data_received(self, data: bytes) -> None:
         self.connection.links[self.reads].feed(data)
@@ -225,6 +227,7 @@ class Connection:
         self.ordinal = ordinal  # the connection's number on its proxy: keys its random streams
         self.reset = False
         self.connecting = True
+        self.dropped = False
         self.client = Side(self, UPSTREAM)
         self.server = Side(self, DOWNSTREAM)
         self.links = (
@@ -246,17 +249,20 @@ class Connection:
         except OSError:
             self.client.close()  # as Toxiproxy: no upstream, so the client's connection closes
             return
-        self.connecting = False
-        for link in self.links:
-            for toxic in self.proxy.chain(link.direction):
-                link.add_stage(toxic)
-        if self.client.closed:
+        if self.dropped or self.client.closed:
             self.close()
         else:
             self.links[UPSTREAM]._update_reading()
 
+    def upstream_made(self) -> None:
+        self.connecting = False
+        for link in self.links:
+            for toxic in self.proxy.chain(link.direction):
+                link.add_stage(toxic)
+
     def close(self) -> None:
         """Drop the connection now (the proxy was disabled, moved or deleted)."""
+        self.dropped = True
         for link in self.links:
             link.ended = True
             link.queue.clear()
