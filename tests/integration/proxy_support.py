@@ -22,10 +22,11 @@ class Upstream:
     """A tiny asyncio server on 127.0.0.1, in a thread of its own.
 
     Each line it reads is an order: ``SEND n`` answers n bytes of ``x``; ``BYE`` answers ``bye`` and
-    closes; any other line comes back as it is (an echo).
+    closes; any other line comes back as it is (an echo). With ``greeting``, it speaks first.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, greeting: bytes = b"") -> None:
+        self.greeting = greeting
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.port = 0
@@ -46,6 +47,8 @@ class Upstream:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            if self.greeting:
+                writer.write(self.greeting)
             while line := await reader.readline():
                 if line.startswith(b"SEND "):
                     writer.write(b"x" * int(line.split()[1]))

@@ -172,3 +172,38 @@ def test_disabling_drops_connections_held_by_a_toxic(proxy: Proxy) -> None:
         sock.sendall(b"ping\n")
         proxy.disable()
         assert closed_within(sock, 5)
+
+
+def test_updating_a_toxic_reaches_open_connections(proxy: Proxy, client: httpx.Client) -> None:
+    proxy.add_toxic(type="latency", attributes={"latency": 0})
+    with connect(proxy.listen) as sock:
+        assert round_trip(sock) < 0.25
+        answer = client.post("/proxies/faulty/toxics/latency_downstream", json={"attributes": {"latency": 300}})
+        assert answer.status_code == 200
+        assert round_trip(sock) >= 0.29
+
+
+def test_a_server_that_speaks_first_meets_the_toxics(proxy_process: ProxyProcess, client: httpx.Client) -> None:
+    greeter = Upstream(greeting=b"220 ready\n")
+    try:
+        made = client.post("/proxies", json={"name": "greeter", "upstream": greeter.address})
+        client.post("/proxies/greeter/toxics", json={"type": "latency", "attributes": {"latency": 300}})
+        started = time.perf_counter()
+        with connect(made.json()["listen"]) as sock:
+            assert receive(sock, 10) == b"220 ready\n"
+        assert time.perf_counter() - started >= 0.29, "the greeting is delayed too"
+    finally:
+        client.delete("/proxies/greeter")
+        greeter.stop()
+
+
+def test_no_upstream_closes_the_client(proxy_process: ProxyProcess, client: httpx.Client) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{unused.getsockname()[1]}"  # bound, never listening: connections are refused
+        made = client.post("/proxies", json={"name": "nowhere", "upstream": dead})
+        try:
+            with connect(made.json()["listen"]) as sock:
+                assert closed_within(sock, 5)
+        finally:
+            client.delete("/proxies/nowhere")
