@@ -13,6 +13,7 @@ reads its end and closes the near one once its own pending data is out.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import struct
 from collections import deque
@@ -23,6 +24,7 @@ from vaxdrill.proxy.toxics import Chunk, Stage
 if TYPE_CHECKING:
     from vaxdrill.proxy.toxics import Toxic
 
+log = logging.getLogger(__name__)
 UPSTREAM, DOWNSTREAM = 0, 1  # client -> server, server -> client (the index into byte counters)
 QUEUE_HIGH, QUEUE_LOW = 1024, 256  # queued chunks at which reading pauses and resumes
 
@@ -105,7 +107,7 @@ class Link:
         self.queue.append(Chunk(data, asyncio.get_running_loop().time()))
         if len(self.queue) >= QUEUE_HIGH and not self.paused_by_queue:
             self.paused_by_queue = True
-            self._update_reading()
+            self.update_reading()
         self._start_pump()
 
     def feed_eof(self) -> None:
@@ -135,13 +137,16 @@ class Link:
                 item = self.queue.popleft()
                 if self.paused_by_queue and len(self.queue) <= QUEUE_LOW:
                     self.paused_by_queue = False
-                    self._update_reading()
+                    self.update_reading()
                 stages = list(self.stages)
                 if item is None:
                     if await self._eof_through(stages):
                         self.finish()
                     return
                 await self._through(stages, 0, item)
+        except Exception:  # a fault in a toxic must cost its connection, never the proxy
+            log.exception("proxy %s: toxic failed; closing the connection", self.connection.proxy.name)
+            self.close(reset=True)
         finally:
             self.pump = None
 
@@ -168,9 +173,9 @@ class Link:
 
     def source_pause(self, paused: bool) -> None:
         self.paused_by_dest = paused
-        self._update_reading()
+        self.update_reading()
 
-    def _update_reading(self) -> None:
+    def update_reading(self) -> None:
         transport = self.source.transport
         if transport is None or transport.is_closing() or self.connection.connecting:
             return
@@ -252,7 +257,7 @@ class Connection:
         if self.dropped or self.client.closed:
             self.close()
         else:
-            self.links[UPSTREAM]._update_reading()
+            self.links[UPSTREAM].update_reading()
 
     def upstream_made(self) -> None:
         self.connecting = False
@@ -283,6 +288,7 @@ class Connection:
 class ConnectionOwner(Protocol):
     """What a connection needs from its proxy (:class:`vaxdrill.proxy.proxies.Proxy`)."""
 
+    name: str
     received: list[int]
     sent: list[int]
 
