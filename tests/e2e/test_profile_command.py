@@ -77,7 +77,7 @@ faults:
     assert (run / "drill-raw.json").exists(), res.stdout + res.stderr
     summary = json.loads((run / "summary.json").read_text())
     assert summary["faults"][0]["during"]["failures"] > 0
-    doc = build_profile(run)
+    doc = build_profile(run).to_json()
     assert doc["kind"] == "loadtest" and doc["points"]
     assert sum(p["requests"] for p in doc["points"]) < summary["requests"]
     assert all(p["failure_rate"] < 0.05 for p in doc["points"])  # the outage's 503s are left out
