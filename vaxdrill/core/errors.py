@@ -13,6 +13,7 @@ Hierarchy::
     ├── ResultsError               a results folder cannot be written, or is not a vaxdrill run
     │   └── DocumentError          a results document is missing, not JSON, of another version, invalid
     │       └── ProfileError       a server profile (or the run folder it comes from) is not valid
+    ├── ProxyConfigError           ``vaxdrill proxy``: a bad ``--config`` file or an address it cannot bind
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
     ├── LoopbackError              ``--host`` is not a loopback address
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
@@ -99,6 +100,10 @@ class DocumentError(ResultsError):
 
 class ProfileError(DocumentError):
     """A run folder cannot be turned into a server profile, or a profile file is not valid."""
+
+
+class ProxyConfigError(VaxdrillError):
+    """``vaxdrill proxy``: the ``--config`` file is not a list of proxies, or the address cannot be bound."""
 
 
 class FaultFileError(VaxdrillError):

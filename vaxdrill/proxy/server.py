@@ -8,13 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.errors import ProxyConfigError
 from vaxdrill.proxy.api import build_app
 from vaxdrill.proxy.proxies import ApiError, Proxies
-
-
-class ProxyConfigError(VaxdrillError):
-    """The ``--config`` file cannot be read or is not a list of proxies."""
 
 
 def read_config(path: Path) -> list[Any]:
