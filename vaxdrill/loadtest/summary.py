@@ -132,6 +132,8 @@ def build_summary(
         "aborted": aborted,
         "breached": raw.get("breached", []),
         "exit_code": code,
+        "metrics": {name: endpoint_figures(stat) for name, stat in sorted(rec.extra.items())},
+        "counters": {name: round(float(v), 3) for name, v in sorted(rec.counters.items())},
         "could_not_run": raw.get("could_not_run"),
     }
     if locust_exit_code is not None:

@@ -169,4 +169,8 @@ class LoadTestSummary(Document):
     breached: list[str]
     exit_code: int
     locust_exit_code: int | None = Field(default=None, description="What the Locust process exited with.")
+    metrics: dict[str, EndpointFigures] = Field(
+        default_factory=dict, description="Histograms besides requests: the machinery's and a locustfile's own (ms)."
+    )
+    counters: dict[str, float] = Field(default_factory=dict, description="The machinery's and a locustfile's counters.")
     could_not_run: str | None = Field(default=None, description="Why the run stopped with exit 3.")
