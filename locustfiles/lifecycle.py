@@ -315,15 +315,28 @@ def _watch_slos(ctx: RunContext) -> None:
             return
 
 
+FAULT_GRACE_S = 5.0  # after an injected fault ends, errors are still the fault's (clients back off)
+
+
+def _in_planned_fault(ctx: RunContext, now: float) -> bool:
+    """Whether ``now`` falls in an injected fault (or just after it): failing requests are expected."""
+    if not ctx.settings.faults:
+        return False
+    t = now - ctx.t_start
+    return any(f.at <= t <= f.at + f.duration + FAULT_GRACE_S for f in ctx.scenario.faults)
+
+
 def _watch_errors(ctx: RunContext, limit_s: float) -> None:
-    """Stop the run (exit 3) once every request has failed for ``limit_s``: the target is not there."""
+    """Stop the run (exit 3) once every request has failed for ``limit_s``: the target is not there.
+
+    Time inside an injected fault does not count: a planned outage fails every request on purpose."""
     seen = ok = 0
     failing_since: float | None = None
     while not ctx.draining:
         gevent.sleep(1.0)
         total = ctx.recorder.total()
         now = time.time()
-        if total.count - total.failures > ok:
+        if total.count - total.failures > ok or _in_planned_fault(ctx, now):
             failing_since = None
         elif total.count > seen and failing_since is None:
             failing_since = now - 1.0

@@ -5,6 +5,7 @@ classes with the scenario's shape, full-precision percentiles per request name, 
 names, pre-flight and exit codes. Import this module to add a custom metric, a ledger and its
 verifier (the integrity check) or a pre-flight of your own::
 
+    import httpx
     from locust import HttpUser, task
 
     import vaxdrill.locust as vx
