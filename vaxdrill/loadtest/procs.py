@@ -143,6 +143,9 @@ class LocustRun:
         except subprocess.TimeoutExpired:
             self.stop()
             raise ProcessFailed(f"Locust did not finish within {timeout:g}s; stopped it") from None
+        if (self.folder / "could-not-run.txt").exists():
+            for worker in self.procs[1:]:  # the master stopped before the load: its workers wait in vain
+                worker.kill()
         for worker in self.procs[1:]:
             try:
                 worker.wait(timeout=15)
