@@ -282,3 +282,19 @@ def test_plain_locust_honours_its_options_and_injects_faults_only_when_asked(tmp
         asked, raw = locust(tmp_path / "asked", "--faults")
         assert "1 planned fault(s) injected" in asked.stderr, asked.stderr
         assert [f["kind"] for f in raw["faults_applied"]] == ["latency"] and raw["faults_applied"][0]["ok"]
+
+
+def test_capacity_runs_a_plain_locustfile(tmp_path: Path, static_server: StaticServer) -> None:
+    shop = write(tmp_path, "shop.py", PLAIN)
+    scenario = write(
+        tmp_path,
+        "cap.yaml",
+        "name: cap\nload:\n  steps: {start_rate: 4, step_rate: 4, max_rate: 8, step_duration: 3s, warmup: 1s, "
+        "bisections: 0}\n  open: {max_users: 10}\nslos:\n  - {endpoint: home, p95: 5s}\n",
+    )
+    out = tmp_path / "run"
+    result = vaxdrill("capacity", str(scenario), "-f", str(shop), "--host", static_server.url, "--out", str(out))
+    assert result.returncode in (0, 99), result.stdout + result.stderr
+    capacity = json.loads((out / "capacity.json").read_text())
+    assert [s["rate"] for s in capacity["steps"]][:1] == [4.0]
+    assert capacity["steps"][0]["throughput"] > 0  # the gates ran the locustfile's tasks at the step's rate
