@@ -11,6 +11,7 @@ import numpy as np
 from locust import FastHttpUser
 
 from locustfiles.api_call import Answer, call
+from locustfiles.extensions import preflight
 from locustfiles.run_context import RunContext, context
 from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.loadtest.retry import RetryBudget
@@ -44,6 +45,13 @@ class DrillUser(FastHttpUser):
 
     def api(self, method: str, path: str, name: str, **kw: Any) -> Answer:
         return call(self.client, method, path, name, policy=self.ctx.load.retry, budget=self.budget, rng=self.rng, **kw)
+
+    @preflight
+    def api_check(self) -> None:
+        """Pre-flight: the registration API answers its list of states (no retries)."""
+        ans = self.api("GET", "/admin/location/states", "states", retry=False)
+        if not ans.ok or not isinstance(ans.body, dict) or "states" not in ans.body:
+            raise RuntimeError(f"GET /api/v2/admin/location/states answered HTTP {ans.status}, not a list of states")
 
     def pause(self, dist: Distribution | None = None) -> None:
         gevent.sleep(float((dist or self.think).sample(self.rng, 1)[0]))

@@ -7,32 +7,48 @@ and registers the run's listeners on ``environment.events``:
 
 - each request is recorded at full precision in a :class:`~vaxdrill.loadtest.recorder.Recorder`;
 - a worker sends its deltas to the master with ``report_to_master``; the master merges them;
+- before the load (a headless master or standalone process): the plan printed, the fault plan
+  checked against the target (exit 2), each user class's pre-flight (exit 3,
+  :mod:`locustfiles.preflight`);
 - at ``test_start``: the arrival gates (open model), a once-a-second sampler, and on the master (or
-  standalone process) the fault plan, the SLO watcher (abort on a sustained breach) and, in
-  capacity mode, the search (:mod:`locustfiles.capacity_search`);
+  standalone process) the fault plan (only with ``--faults``), the SLO watcher (abort on a sustained
+  breach), the error watcher (exit 3 once every request has failed for ``load.abort_on_errors``)
+  and, in capacity mode, the search (:mod:`locustfiles.capacity_search`);
+
+A plain locustfile's user classes (no :class:`~locustfiles.drill_user.DrillUser`) keep their own
+weights; their tasks are wrapped so that in the open model each arrival runs one task.
+Locust's ``-u``/``-t``, when given, shape the run instead of the scenario (plain Locust stays plain).
 - the end of the run (drain, judge, write, exit code): :mod:`locustfiles.run_end`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sys
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import gevent
 import psutil
 import requests
+from locust import TaskSet, User
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from locustfiles import run_end
 from locustfiles.capacity_search import run_search
 from locustfiles.drill_user import DrillUser
+from locustfiles.extensions import context_of
 from locustfiles.open_model import ArrivalGate, shape_for
+from locustfiles.preflight import check_all
 from locustfiles.run_context import RunContext, attach
+from vaxdrill.core.errors import ExitCode
 from vaxdrill.loadtest import slo as slo_mod
+from vaxdrill.loadtest.faults import fault_plan_error
 from vaxdrill.loadtest.recorder import Recorder
 from vaxdrill.loadtest.shapes import rate_function
 from vaxdrill.loadtest.testdata import IdentityPool
@@ -50,12 +66,17 @@ def install(environment: Environment) -> RunContext:
     """
     ctx = RunContext.from_options(environment.parsed_options, os.environ)
     attach(environment, ctx)
-    weights = ctx.mix_weights()
-    for user_class in environment.user_classes:
-        if issubclass(user_class, DrillUser) and user_class.gate_name in weights:
-            user_class.weight = weights[user_class.gate_name]
+    if any(issubclass(u, DrillUser) for u in environment.user_classes):
+        weights = ctx.mix_weights()
+        for user_class in environment.user_classes:
+            if issubclass(user_class, DrillUser) and user_class.gate_name in weights:
+                user_class.weight = weights[user_class.gate_name]
+    else:  # a plain locustfile: its own weights, its tasks through the open model's gates
+        ctx.user_weights = {u.__name__: int(u.weight) for u in environment.user_classes}
+        for user_class in environment.user_classes:
+            _gate_tasks(user_class)
     environment.user_classes[:] = [u for u in environment.user_classes if u.weight > 0 or u.fixed_count > 0]
-    shape = shape_for(ctx)
+    shape = None if ctx.settings.shape_from_cli and ctx.mode != "capacity" else shape_for(ctx)
     if shape is not None:
         shape.runner = environment.runner
         environment.shape_class = shape
@@ -76,7 +97,103 @@ def install(environment: Environment) -> RunContext:
     elif isinstance(runner, WorkerRunner):
         ctx.node = runner.client_id
         runner.register_message("vaxdrill_drain", partial(run_end.on_drain, ctx), concurrent=True)
+    if not isinstance(runner, WorkerRunner) and getattr(environment.parsed_options, "headless", False):
+        before_load(ctx, environment)
     return ctx
+
+
+def _gate_tasks(user_class: type[User]) -> None:
+    """Wrap a plain user class's function tasks: each open-model arrival runs one task (chosen by
+    Locust's task weights); in the closed model a task runs as it would under Locust."""
+    if user_class.__dict__.get("_vaxdrill_gated"):
+        return
+    own_wait = user_class.wait_time
+
+    def wait_time(user: User) -> float:
+        ctx = context_of(user)
+        if ctx is not None and type(user).__name__ in ctx.gates:
+            return 0.0  # the gate sets the pace
+        return float(own_wait(user))
+
+    def gated(task: Callable[[User], None]) -> Callable[[User], None]:
+        @functools.wraps(task)
+        def run(user: User) -> None:
+            ctx = context_of(user)
+            gate = ctx.gates.get(type(user).__name__) if ctx is not None else None
+            if gate is None:
+                if ctx is not None:
+                    ctx.count("iterations")
+                task(user)
+                return
+            due = gate.acquire()
+            if due is None:
+                gevent.sleep(0.5)
+                return
+            started = time.time()
+            try:
+                task(user)
+            finally:
+                gate.done(due, started)
+
+        return run
+
+    user_class.tasks = [t if isinstance(t, (type, TaskSet)) else gated(t) for t in user_class.tasks]
+    user_class.wait_time = wait_time
+    user_class._vaxdrill_gated = True  # type: ignore[attr-defined]
+
+
+def plan_line(ctx: RunContext, environment: Environment) -> str:
+    """What this run is going to do, in one line (printed before the load)."""
+    load, options = ctx.load, environment.parsed_options
+    if ctx.mode == "capacity":
+        shape = f"capacity search from {load.steps.start_rate:g}/s"
+    elif ctx.settings.shape_from_cli:
+        shape = (
+            f"-u {getattr(options, 'num_users', None) or 1} -r {getattr(options, 'spawn_rate', None) or 1:g}"
+            f" -t {getattr(options, 'run_time', None) or 'unlimited'}s"
+        )
+        if load.shape != "constant":
+            shape += f" (Locust's options, not the scenario's {load.shape} shape)"
+    elif load.shape == "launch_day":
+        shape = f"launch_day shape (closed), up to {load.users} users for {load.duration:g}s"
+    elif load.shape == "constant":
+        shape = "constant shape: Locust's -u/-r/-t"
+    else:
+        shape = f"{load.shape} shape (open model) for {load.duration:g}s"
+    planned = len(ctx.scenario.faults)
+    if not planned:
+        faults = "no faults planned"
+    elif ctx.settings.faults:
+        faults = f"{planned} planned fault(s) injected through the target's fault API"
+    else:
+        faults = f"{planned} planned fault(s) NOT injected (add --faults to inject them)"
+    classes = ", ".join(u.__name__ for u in environment.user_classes)
+    return f"vaxdrill: scenario {ctx.scenario.name} on {ctx.host}: {shape}; users {classes}; {faults}"
+
+
+def before_load(ctx: RunContext, environment: Environment) -> None:
+    """A headless master or standalone process, before any load: print the plan, check that the
+    target takes the fault plan (else exit 2) and each user class's pre-flight (else exit 3)."""
+    sys.stderr.write(plan_line(ctx, environment) + "\n")
+    if not environment.host:
+        return
+    if ctx.settings.faults and ctx.scenario.faults:
+        problem = fault_plan_error(ctx.host, ctx.secrets.admin_token, len(ctx.scenario.faults))
+        if problem is not None:
+            _stop_before_load(ctx, f"vaxdrill: {problem}", ExitCode.USER_ERROR)
+    reason = check_all(environment)
+    ctx.user_numbers = 0  # the checks' users do not shift the run's users' seeded streams
+    if reason is not None:
+        _stop_before_load(ctx, f"vaxdrill: {reason}", ExitCode.COULD_NOT_RUN)
+
+
+def _stop_before_load(ctx: RunContext, line: str, code: ExitCode) -> None:
+    """End the process before any load: the line on stderr and in ``could-not-run.txt``, then exit."""
+    sys.stderr.write(line + "\n")
+    if ctx.out is not None:
+        ctx.out.mkdir(parents=True, exist_ok=True)
+        (ctx.out / "could-not-run.txt").write_text(f"{int(code)} {line}\n", encoding="utf-8")
+    sys.exit(int(code))  # SystemExit passes through Locust's init event: no user is started
 
 
 def _on_request(ctx: RunContext, name: str, response_time: float, exception: Any, **_: Any) -> None:
@@ -111,7 +228,10 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
     if not isinstance(runner, MasterRunner):
         _start_gates(ctx)
     if not isinstance(runner, WorkerRunner):
-        ctx.greenlets.append(gevent.spawn(_apply_faults, ctx))
+        if ctx.settings.faults:
+            ctx.greenlets.append(gevent.spawn(_apply_faults, ctx))
+        if ctx.load.abort_on_errors:
+            ctx.greenlets.append(gevent.spawn(_watch_errors, ctx, ctx.load.abort_on_errors))
         if ctx.load.abort_after_breach and ctx.scenario.slos:
             ctx.watching = True
             ctx.greenlets.append(gevent.spawn(_watch_slos, ctx))
@@ -121,7 +241,7 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
 
 def _start_gates(ctx: RunContext) -> None:
     """Open model: one arrival gate per user class, each with its share of the rate."""
-    if ctx.load.shape not in ("open", "steps") and ctx.mode != "capacity":
+    if ctx.mode != "capacity" and (ctx.load.shape not in ("open", "steps") or ctx.settings.shape_from_cli):
         return
     weights = ctx.mix_weights()
     total = sum(weights.values()) or 1
@@ -189,6 +309,41 @@ def _watch_slos(ctx: RunContext) -> None:
         if tracker.update(time.time(), results):
             ctx.aborted, ctx.breached = True, tracker.breached()
             log.error("vaxdrill: SLO breached for %ss (%s); aborting", ctx.load.abort_after_breach, ctx.breached)
+            env = ctx.environment
+            if env is not None and env.runner is not None:
+                gevent.spawn(env.runner.quit)
+            return
+
+
+FAULT_GRACE_S = 5.0  # after an injected fault ends, errors are still the fault's (clients back off)
+
+
+def _in_planned_fault(ctx: RunContext, now: float) -> bool:
+    """Whether ``now`` falls in an injected fault (or just after it): failing requests are expected."""
+    if not ctx.settings.faults:
+        return False
+    t = now - ctx.t_start
+    return any(f.at <= t <= f.at + f.duration + FAULT_GRACE_S for f in ctx.scenario.faults)
+
+
+def _watch_errors(ctx: RunContext, limit_s: float) -> None:
+    """Stop the run (exit 3) once every request has failed for ``limit_s``: the target is not there.
+
+    Time inside an injected fault does not count: a planned outage fails every request on purpose."""
+    seen = ok = 0
+    failing_since: float | None = None
+    while not ctx.draining:
+        gevent.sleep(1.0)
+        total = ctx.recorder.total()
+        now = time.time()
+        if total.count - total.failures > ok or _in_planned_fault(ctx, now):
+            failing_since = None
+        elif total.count > seen and failing_since is None:
+            failing_since = now - 1.0
+        seen, ok = total.count, total.count - total.failures
+        if failing_since is not None and now - failing_since >= limit_s:
+            ctx.could_not_run = f"every request failed for {limit_s:g}s (load.abort_on_errors); stopped the run"
+            log.error("vaxdrill: %s", ctx.could_not_run)
             env = ctx.environment
             if env is not None and env.runner is not None:
                 gevent.spawn(env.runner.quit)

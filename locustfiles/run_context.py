@@ -8,7 +8,8 @@ two contexts.
 
 Options (each also read from its environment variable): ``--scenario`` (``VAXDRILL_SCENARIO``),
 ``--drill-otp``, ``--staff-secret``, ``--admin-token`` (:mod:`vaxdrill.core.secrets`),
-``--vaxdrill-out``, ``--vaxdrill-mode`` (``loadtest`` or ``capacity``), ``--vaxdrill-run``;
+``--vaxdrill-out``, ``--vaxdrill-mode`` (``loadtest`` or ``capacity``), ``--vaxdrill-run``, ``--faults``
+(``VAXDRILL_FAULTS``: inject the scenario's fault plan; never without it);
 ``VAXDRILL_DURATION`` (set by ``vaxdrill loadtest --duration``) overrides ``load.duration``.
 """
 
@@ -64,6 +65,10 @@ def add_options(parser: Any) -> None:
         "--vaxdrill-mode", env_var="VAXDRILL_MODE", default="loadtest", choices=["loadtest", "capacity"]
     )
     parser.add_argument("--vaxdrill-run", env_var="VAXDRILL_RUN", default="", include_in_web_ui=False)
+    parser.add_argument(
+        "--faults", env_var="VAXDRILL_FAULTS", action="store_true", default=False,
+        help="inject the scenario's fault plan (needs a target with the fault API)",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class RunSettings:
     mode: Mode = "loadtest"
     out: Path | None = None  # where drill-raw.json goes; None: not written
     run: str = "run"  # the run's name: identities and idempotency keys never repeat across runs
+    faults: bool = False  # inject the scenario's fault plan (`--faults`; vaxdrill loadtest sets it)
+    shape_from_cli: bool = False  # Locust's -u/-t were given: they shape the run, not the scenario
 
     @classmethod
     def from_options(cls, options: argparse.Namespace | None, environ: Mapping[str, str]) -> RunSettings:
@@ -107,6 +114,8 @@ class RunSettings:
             mode="capacity" if mode == "capacity" else "loadtest",
             out=Path(out) if out else None,
             run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
+            faults=bool(getattr(options, "faults", False)),
+            shape_from_cli=getattr(options, "num_users", None) is not None or bool(getattr(options, "run_time", None)),
         )
 
 
@@ -136,12 +145,14 @@ class RunContext:
     outboxes: list[Outbox] = field(default_factory=list)
     busy_vaccinators: int = 0
     ledger: list[dict[str, Any]] = field(default_factory=list)
+    user_weights: dict[str, int] | None = None  # a plain locustfile's classes (None: the built-in pack's mix)
     user_numbers: int = 0
     # The run's course and end.
     t_start: float = 0.0
     draining: bool = False
     aborted: bool = False
     breached: list[str] = field(default_factory=list)
+    could_not_run: str | None = None  # why the run stopped with exit 3 (every request failing)
     capacity_done: bool = False
     capacity: dict[str, Any] | None = None
     faults_applied: list[dict[str, Any]] = field(default_factory=list)
@@ -202,7 +213,10 @@ class RunContext:
         return np.random.default_rng(np.random.SeedSequence(self.scenario.seed, spawn_key=(self.slot, *key)))
 
     def mix_weights(self) -> dict[str, int]:
-        """The scenario's share of each user class, by the class's ``gate_name``."""
+        """The share of each user class, by its ``gate_name``: the scenario's mix for the built-in pack,
+        the classes' own ``weight`` for a plain locustfile."""
+        if self.user_weights is not None:
+            return dict(self.user_weights)
         mix = self.load.mix
         return {"Citizen": mix.citizen, "Vaccinator": mix.vaccinator, "SlotWatcher": mix.slot_watcher}
 

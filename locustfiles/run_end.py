@@ -4,8 +4,9 @@ At ``test_stopping`` a standalone process drains itself; a master sends ``vaxdri
 worker and waits (up to 30 s) for each ``vaxdrill_final`` (its last recorder delta, its ledger and
 open-model accounts), so the doses of every worker reach the integrity check before Locust stops
 the users. At ``quitting`` the master (or standalone process) prints the SLO table, runs the
-integrity check against the server's admin API, writes ``drill-raw.json`` and sets Locust's exit
-code (99 SLO failed, 98 integrity failed, 97 aborted).
+integrity check (the built-in pack: against the server's admin API; a plain locustfile: its
+verifier from :mod:`vaxdrill.locust`, else "not checked"), writes ``drill-raw.json`` and sets
+Locust's exit code (3 every request failed, 97 aborted, 99 SLO failed, 98 integrity failed).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import requests
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
+from locustfiles.extensions import verifiers
 from locustfiles.run_context import RunContext
 from locustfiles.vaccinator import flush_outboxes
 from vaxdrill.core.errors import ExitCode
@@ -105,14 +107,20 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
     integrity = integrity_check(ctx, ledger)
     if results:
         sys.stderr.write("\nvaxdrill SLOs (full-precision latencies):\n" + slo_mod.render_table(results) + "\n")
-    if integrity is not None:
+    if integrity is None:
+        sys.stderr.write("vaxdrill integrity: not checked\n")
+    elif "verifier" in integrity:
+        sys.stderr.write(f"vaxdrill integrity ({integrity['verifier']}): {'PASS' if integrity['passed'] else 'FAIL'}\n")
+    else:
         sys.stderr.write(
             f"vaxdrill integrity: {'PASS' if integrity.get('passed') else 'FAIL'} "
             f"({integrity.get('doses_recorded')} doses recorded, {integrity.get('lost')} lost, "
             f"{integrity.get('duplicated')} duplicated)\n"
         )
     code = None
-    if ctx.aborted:
+    if ctx.could_not_run:
+        code = ExitCode.COULD_NOT_RUN
+    elif ctx.aborted:
         code = ExitCode.ABORTED
     elif any(not r.passed for r in results):
         code = ExitCode.SLO_FAILED
@@ -140,6 +148,7 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
                 "faults_applied": ctx.faults_applied,
                 "aborted": ctx.aborted,
                 "breached": ctx.breached,
+                "could_not_run": ctx.could_not_run,
                 "integrity": integrity,
                 "capacity": ctx.capacity,
                 "locust_cpu_warning": bool(
@@ -152,8 +161,13 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
 
 
 def integrity_check(ctx: RunContext, ledger: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Compare the ledger with the server's admin view; ``None`` if no vaccinator ran."""
-    if ctx.load.mix.vaccinator == 0 or ctx.mode == "capacity":
+    """Compare the ledger with the server's admin view (a plain locustfile: run its verifiers);
+    ``None`` when nothing is checked (no vaccinator, no verifier, capacity mode)."""
+    if ctx.mode == "capacity":
+        return None
+    if ctx.user_weights is not None:
+        return run_verifiers(ctx, ledger)
+    if ctx.load.mix.vaccinator == 0:
         return None
     session = ctx.admin_session()
     try:
@@ -165,3 +179,24 @@ def integrity_check(ctx: RunContext, ledger: list[dict[str, Any]]) -> dict[str, 
     except (requests.RequestException, ValueError, KeyError) as exc:
         return {"passed": False, "error": f"could not read the server's records: {exc}"}
     return result
+
+
+def run_verifiers(ctx: RunContext, ledger: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A plain locustfile's integrity check: every verifier it declared, on the merged ledger."""
+    checks = verifiers()
+    if not checks:
+        return None
+    details: dict[str, Any] = {}
+    for check_ in checks:
+        name = getattr(check_, "__name__", "verifier")
+        try:
+            verdict = dict(check_(ledger, ctx.host))
+        except Exception as exc:  # the locustfile's own code: its failure fails the check, loudly
+            verdict = {"passed": False, "error": f"{type(exc).__name__}: {exc}"}
+        details[name] = verdict
+    return {
+        "passed": all(bool(v.get("passed")) for v in details.values()),
+        "verifier": ", ".join(details),
+        "entries": len(ledger),
+        "details": details,
+    }

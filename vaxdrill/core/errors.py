@@ -16,10 +16,12 @@ Hierarchy::
     ├── ProxyConfigError           ``vaxdrill proxy``: a bad ``--config`` file or an address it cannot bind
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
     ├── LoopbackError              ``--host`` is not a loopback address
+    ├── FaultPlanError             the scenario plans faults the target offers no fault API for
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
     ├── ArrivalCurveError          the scenario cannot give an arrival curve
     ├── RunError                   vaxdrill could not carry the run out           exit 3 (COULD_NOT_RUN)
     │   ├── ProcessFailed          the server or Locust failed to start or finish
+    │   ├── PreflightFailed        a pre-flight check failed, or every request failed for a while
     │   ├── DatabaseUnreachable    ``--db`` cannot be reached or prepared
     │   ├── PhaseFailed            a phase of ``vaxdrill drill`` failed
     │   └── BrowserUnavailable     no Chromium, ChromeDriver or Selenium (the drill skips the check)
@@ -114,6 +116,10 @@ class LoopbackError(VaxdrillError):
     """``--host`` names an address outside this machine; vaxdrill only loads loopback."""
 
 
+class FaultPlanError(VaxdrillError):
+    """The scenario plans faults the target cannot take (it offers no fault API): nothing was sent."""
+
+
 class SimulationError(VaxdrillError):
     """The simulation cannot run as asked (a scenario without sites, an unknown policy...)."""
 
@@ -131,6 +137,10 @@ class RunError(VaxdrillError):
 
 class ProcessFailed(RunError):
     """The reference server or Locust failed to start, or did not finish in time."""
+
+
+class PreflightFailed(RunError):
+    """A user class's pre-flight did not get a good answer from the target, or every request failed."""
 
 
 class DatabaseUnreachable(RunError):

@@ -13,8 +13,44 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
+
 from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.loadtest.recorder import HistStat, Recorder
+
+FAULT_API = "/api/v2/admin/faults"
+
+
+def fault_api_problem(host: str, admin_token: str, timeout_s: float = 5.0) -> str | None:
+    """Why ``host`` cannot take a fault plan through the reference server's fault API, or ``None``.
+
+    The target offers the API when ``GET /api/v2/admin/faults`` answers 200 with ``{"faults": [...]}``
+    (the reference server does); any other answer means a fault plan needs the network fault proxy.
+    """
+    url = host.rstrip("/") + FAULT_API
+    try:
+        resp = httpx.get(url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return f"GET {url} got no answer ({type(exc).__name__}: {exc})"
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("faults"), list):
+        return f'GET {url} answered HTTP {resp.status_code}, not {{"faults": [...]}}'
+    return None
+
+
+def fault_plan_error(host: str, admin_token: str, planned: int) -> str | None:
+    """The one-line error for a fault plan of ``planned`` faults the target cannot take, or ``None``."""
+    problem = fault_api_problem(host, admin_token)
+    if problem is None:
+        return None
+    return (
+        f"the scenario plans {planned} fault(s) but {host} offers no fault API ({problem}); "
+        "faults on another server need the network fault proxy. Remove `faults:` to run the load alone"
+    )
+
 
 BEFORE_S = 10.0
 

@@ -25,7 +25,15 @@ from vaxdrill.core.errors import LoopbackError, ProcessFailed
 from vaxdrill.core.secrets import DRILL_SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
+LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"  # the built-in pack: the Co-WIN journeys
+RUNNER = ROOT / "locustfiles" / "vaxdrill_runner.py"  # vaxdrill's machinery for a plain locustfile
+
+
+def locustfile_arg(locustfile: Path | None) -> str:
+    """Locust's ``-f``: the built-in pack, or vaxdrill's runner file and the user's plain locustfile."""
+    if locustfile is None:
+        return str(LOCUSTFILE)
+    return f"{RUNNER},{locustfile.resolve()}"
 
 
 def require_loopback(url: str) -> str:
@@ -71,6 +79,8 @@ class LocustRun:
     mode: str = "loadtest"
     duration: float | None = None
     closed_users: tuple[int, float] | None = None  # -u/-r for the `constant` shape
+    locustfile: Path | None = None  # a plain locustfile; None: the built-in pack
+    faults: bool = False  # inject the scenario's fault plan (--faults)
     time_limit: float = 600.0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -86,21 +96,23 @@ class LocustRun:
         env.update(DRILL_SECRETS.environ())
         if self.duration is not None:
             env["VAXDRILL_DURATION"] = f"{self.duration:g}"
+        if self.faults:
+            env["VAXDRILL_FAULTS"] = "true"
         return env
 
     def start(self) -> LocustRun:
-        base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.host]
+        base = [sys.executable, "-m", "locust", "-f", locustfile_arg(self.locustfile), "--host", self.host]
         main = [
             *base, "--headless", "--only-summary",
             "--csv", str(self.folder / "locust"), "--csv-full-history",
             "--html", str(self.folder / "locust-report.html"),
-            # A shape ends the run itself; --run-time is then only a safety net. Without a shape
-            # (the `constant` shape: -u/-r), it is the run's length.
-            "--run-time", f"{math.ceil(self.duration or 0) if self.closed_users else int(self.time_limit)}s",
             "--stop-timeout", "15",
         ]  # fmt: skip
+        # A shape ends the run itself (given -u/-t, Locust would use them instead of the shape; the
+        # command's own time limit is the safety net). The `constant` shape is -u/-r/-t.
         if self.closed_users is not None:
-            main += ["--users", str(self.closed_users[0]), "--spawn-rate", f"{self.closed_users[1]:g}"]
+            main += ["--users", str(self.closed_users[0]), "--spawn-rate", f"{self.closed_users[1]:g}",
+                     "--run-time", f"{math.ceil(self.duration or 0)}s"]  # fmt: skip
         env = self.env()
         if self.workers > 0:
             port = free_port()
@@ -131,6 +143,9 @@ class LocustRun:
         except subprocess.TimeoutExpired:
             self.stop()
             raise ProcessFailed(f"Locust did not finish within {timeout:g}s; stopped it") from None
+        if (self.folder / "could-not-run.txt").exists():
+            for worker in self.procs[1:]:  # the master stopped before the load: its workers wait in vain
+                worker.kill()
         for worker in self.procs[1:]:
             try:
                 worker.wait(timeout=15)

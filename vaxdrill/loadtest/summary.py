@@ -57,8 +57,13 @@ def cpu_saturation(rec: Recorder) -> dict[str, Any]:
     return {"cpu_saturated": bool(saturated), "saturated_processes": sorted(saturated), "cpu_peak_percent": peaks}
 
 
-def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool) -> ExitCode:
-    """The run's verdict: an abort outranks a failed SLO, which outranks a failed integrity check."""
+def exit_code(
+    slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool, could_not_run: bool = False
+) -> ExitCode:
+    """The run's verdict: a run that could not go on (every request failing) outranks an abort, which
+    outranks a failed SLO, which outranks a failed integrity check."""
+    if could_not_run:
+        return ExitCode.COULD_NOT_RUN
     if aborted:
         return ExitCode.ABORTED
     if not slos_passed:
@@ -78,7 +83,7 @@ def build_summary(
     results = slo_mod.evaluate(scenario.slos, rec, duration)
     integrity = raw.get("integrity")
     aborted = bool(raw.get("aborted"))
-    code = exit_code(all(r.passed for r in results), integrity, aborted)
+    code = exit_code(all(r.passed for r in results), integrity, aborted, bool(raw.get("could_not_run")))
     generator = cpu_saturation(rec)
     generator["cpu_saturated"] = generator["cpu_saturated"] or bool(raw.get("locust_cpu_warning"))
     generator["workers"] = int(raw.get("workers") or 0)
@@ -127,6 +132,9 @@ def build_summary(
         "aborted": aborted,
         "breached": raw.get("breached", []),
         "exit_code": code,
+        "metrics": {name: endpoint_figures(stat) for name, stat in sorted(rec.extra.items())},
+        "counters": {name: round(float(v), 3) for name, v in sorted(rec.counters.items())},
+        "could_not_run": raw.get("could_not_run"),
     }
     if locust_exit_code is not None:
         summary["locust_exit_code"] = locust_exit_code

@@ -47,7 +47,11 @@ def engineer_verdict(load: dict[str, Any]) -> str:
         f"{lookup(load, 'latency_ms.p95') or 0:.0f} ms; SLOs {len(slos) - len(failed)}/{len(slos)} met"
         + (f" (failed: {', '.join(failed)})" if failed else "")
     ]
-    if integrity:
+    if not integrity:
+        parts.append("integrity: not checked")
+    elif "verifier" in integrity:
+        parts.append(f"integrity ({integrity['verifier']}): {'passed' if integrity.get('passed') else 'FAILED'}")
+    elif integrity:
         if integrity.get("passed"):
             parts.append(
                 f"integrity: all {integrity.get('doses_recorded', 0)} doses on the server exactly once "
@@ -123,7 +127,8 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
             ]
             for f in load.get("faults", [])
         ],
-        integrity=[(k, v) for k, v in integrity.items() if not isinstance(v, (dict, list))],
+        integrity=[(k, v) for k, v in integrity.items() if not isinstance(v, (dict, list))]
+        or [("integrity", "not checked")],
         saturated=bool(generator.get("cpu_saturated")),
         cpu_peaks=", ".join(f"{k} {v}%" for k, v in generator.get("cpu_peak_percent", {}).items()),
     )

@@ -15,7 +15,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vaxdrill.cli.commands.loadtest import load_for_run, out, read_raw, run_locust, target
+from vaxdrill.cli.commands.loadtest import (
+    check_fault_plan,
+    load_for_run,
+    locustfile_for,
+    out,
+    read_raw,
+    run_locust,
+    target,
+)
 from vaxdrill.core.documents import CapacityResult
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
@@ -29,6 +37,10 @@ def register(app: typer.Typer) -> None:
     def capacity(
         scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
         host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        locustfile: Annotated[
+            Path | None,
+            typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
+        ] = None,
         out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
@@ -42,13 +54,15 @@ def register(app: typer.Typer) -> None:
         scenario = load_for_run(scenario_path)
         if host is not None:
             require_loopback(host)
+        user_file = locustfile_for(scenario, scenario_path, locustfile, host)
         load = scenario.load or LoadProfile()
         plan = load.steps
         worst = (len(ladder(plan)) + plan.bisections) * plan.step_duration
         folder = RunFolder.create(scenario, "capacity", scenario.seed, out=out_dir)
         with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+            check_fault_plan(scenario, url)
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, mode="capacity",
-                            time_limit=worst + 30)  # fmt: skip
+                            time_limit=worst + 30, locustfile=user_file, faults=bool(scenario.faults))  # fmt: skip
             code = run_locust(run, worst, f"{scenario.name}: capacity search on {url}")
         raw = read_raw(folder.path, run, code)
         cap: dict[str, Any] | None = raw.get("capacity")

@@ -3,6 +3,10 @@
 Without ``--host`` it starts the reference server (SQLite, seeded from the scenario) on a free
 loopback port, waits for ``/ready`` and stops it afterwards. Locust runs headless as its own
 process(es); this command never imports Locust. Exit codes: see :mod:`vaxdrill.loadtest.slo`.
+
+``-f LOCUSTFILE`` (or ``load.locustfile``) runs a plain locustfile instead of the built-in Co-WIN
+journeys, with the same machinery (:mod:`locustfiles.vaxdrill_runner`). A fault plan is checked
+against the target before any load: only a target with the fault API takes it (else exit 2).
 """
 
 from __future__ import annotations
@@ -20,13 +24,22 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vaxdrill.core.documents import LoadTestSummary
-from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed, VaxdrillError
+from vaxdrill.core.errors import (
+    ExitCode,
+    FaultPlanError,
+    PreflightFailed,
+    ProcessFailed,
+    SlosFailed,
+    VaxdrillError,
+)
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
+from vaxdrill.core.secrets import DRILL_SECRETS
 from vaxdrill.loadtest import slo as slo_mod
+from vaxdrill.loadtest.faults import fault_plan_error
 from vaxdrill.loadtest.procs import LocustRun, require_loopback
 from vaxdrill.loadtest.server_process import ServerProcess
 
@@ -50,6 +63,34 @@ def parse_cli_duration(text: str | None) -> float | None:
     if seconds <= 0:
         raise VaxdrillError("--duration: must be above zero")
     return seconds
+
+
+def locustfile_for(scenario: Scenario, scenario_path: Path, option: Path | None, host: str | None) -> Path | None:
+    """The plain locustfile to run: ``-f``, else ``load.locustfile`` (relative to the scenario file);
+    ``None`` for the built-in pack."""
+    named = scenario.load.locustfile if scenario.load is not None else None
+    if option is not None:
+        path, where = option, "-f"
+    elif named:
+        path, where = scenario_path.parent / named, f"{scenario_path}: load.locustfile"
+    else:
+        return None
+    if not path.is_file():
+        raise VaxdrillError(f"{where}: {path} is not a file; expected a Locust file (a .py with user classes)")
+    if host is None and not scenario.sites:
+        raise VaxdrillError(
+            f"{where}: a locustfile needs --host, the URL of the system under test "
+            "(without --host vaxdrill starts its reference server, which needs the scenario's sites)"
+        )
+    return path
+
+
+def check_fault_plan(scenario: Scenario, url: str) -> None:
+    """Before any load: a fault plan needs a target with the fault API (exit 2 otherwise)."""
+    if scenario.faults:
+        problem = fault_plan_error(url, DRILL_SECRETS.admin_token, len(scenario.faults))
+        if problem is not None:
+            raise FaultPlanError(problem)
 
 
 @contextlib.contextmanager
@@ -81,6 +122,11 @@ def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
 
 def read_raw(folder: Path, run: LocustRun, code: int) -> dict[str, Any]:
     raw_path = folder / "drill-raw.json"
+    stopped = folder / "could-not-run.txt"  # the Locust process stopped before the load (exit 2 or 3)
+    if not raw_path.exists() and stopped.exists():
+        status, _, line = stopped.read_text(encoding="utf-8").strip().partition(" ")
+        line = line.removeprefix("vaxdrill: ")
+        raise FaultPlanError(line) if status == str(int(ExitCode.USER_ERROR)) else PreflightFailed(line)
     if not raw_path.exists():
         raise ProcessFailed(f"Locust exited with {code} without writing its results:\n{run.log_tail()}")
     data: dict[str, Any] = json.loads(raw_path.read_text())
@@ -101,6 +147,10 @@ def register(app: typer.Typer) -> None:
     def loadtest(
         scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
         host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        locustfile: Annotated[
+            Path | None,
+            typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
+        ] = None,
         duration: Annotated[str | None, typer.Option(help="Override load.duration, e.g. 30s.")] = None,
         workers: Annotated[int, typer.Option(min=0, max=64, help="Locust worker processes (0 = standalone).")] = 0,
         out_dir: Annotated[
@@ -127,6 +177,7 @@ def register(app: typer.Typer) -> None:
         seconds = parse_cli_duration(duration)
         if host is not None:
             require_loopback(host)
+        user_file = locustfile_for(scenario, scenario_path, locustfile, host)
         load = scenario.load or LoadProfile()
         run_seconds = seconds if seconds is not None else load.duration
         if load.shape == "steps":
@@ -139,9 +190,11 @@ def register(app: typer.Typer) -> None:
             load = scenario.load or load
             run_seconds = load.duration
         with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+            check_fault_plan(scenario, url)
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
-                            closed_users=closed, time_limit=run_seconds + 30)  # fmt: skip
+                            closed_users=closed, time_limit=run_seconds + 30, locustfile=user_file,
+                            faults=bool(scenario.faults))  # fmt: skip
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
         raw = read_raw(folder.path, run, code)
         document, results = build_summary(raw, scenario, locust_exit_code=code)
@@ -152,6 +205,8 @@ def register(app: typer.Typer) -> None:
         write_report(folder.path, scenario, summary)
         folder.finish(exit_code=document.exit_code, host=url)
         _report(document, results, folder.path)
+        if document.could_not_run:
+            raise PreflightFailed(f"{document.could_not_run} (results: {folder.path})")
         if document.exit_code != ExitCode.OK:
             raise SlosFailed(ExitCode(document.exit_code), _why(document))
 
@@ -224,7 +279,9 @@ def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: 
             f"recovered in {fault.time_to_recover_s}s",
             highlight=False,
         )
-    if summary.integrity is not None:
+    if summary.integrity is None:
+        out.print("integrity: not checked", highlight=False)
+    else:
         i = summary.integrity
         out.print(
             f"integrity: {'PASS' if i.passed else 'FAIL'} {json.dumps(i.model_dump(mode='json'))}", highlight=False

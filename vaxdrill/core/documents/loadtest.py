@@ -6,7 +6,7 @@ no requests behind it (a percentile of nothing).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -89,6 +89,15 @@ class Integrity(Part):
     examples: IntegrityExamples
 
 
+class VerifiedIntegrity(Part):
+    """A plain locustfile's integrity check: its verifiers (``vaxdrill.locust.verifier``) on its ledger."""
+
+    passed: bool
+    verifier: str = Field(description="The verifiers' names.")
+    entries: int = Field(description="Ledger entries gathered from every process.")
+    details: dict[str, dict[str, Any]] = Field(description="Each verifier's own verdict.")
+
+
 class OpenModelAccount(Part):
     """Arrivals scheduled, started, late and dropped (a user class's, or all of them)."""
 
@@ -152,7 +161,7 @@ class LoadTestSummary(Document):
     endpoints: dict[str, EndpointFigures]
     slos: list[SloResult]
     faults: list[FaultReport]
-    integrity: Integrity | None
+    integrity: Integrity | VerifiedIntegrity | None = Field(description="None: not checked (no verifier).")
     open_model: OpenModel | None
     vaccinators: Vaccinators
     generator: Generator
@@ -160,3 +169,8 @@ class LoadTestSummary(Document):
     breached: list[str]
     exit_code: int
     locust_exit_code: int | None = Field(default=None, description="What the Locust process exited with.")
+    metrics: dict[str, EndpointFigures] = Field(
+        default_factory=dict, description="Histograms besides requests: the machinery's and a locustfile's own (ms)."
+    )
+    counters: dict[str, float] = Field(default_factory=dict, description="The machinery's and a locustfile's counters.")
+    could_not_run: str | None = Field(default=None, description="Why the run stopped with exit 3.")

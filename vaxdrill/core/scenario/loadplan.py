@@ -132,6 +132,14 @@ class LoadProfile(Strict):
     abort_after_breach: Duration | None = Field(
         None, gt=0, description="Stop the run once an SLO has been breached this long without pause."
     )
+    abort_on_errors: Duration | None = Field(
+        15.0, gt=0, description="Stop the run (exit 3) once every request has failed this long; null: never."
+    )
+    locustfile: str | None = Field(
+        None,
+        description="A plain Locust file to run instead of the built-in Co-WIN journeys, relative to the "
+        "scenario file (`vaxdrill loadtest -f` overrides it).",
+    )
     curve: list[tuple[float, float]] | None = Field(
         None,
         description="Open-model arrival curve: [[load-test second, journeys per second], ...], interpolated "
