@@ -9,7 +9,8 @@ and registers the run's listeners on ``environment.events``:
 - a worker sends its deltas to the master with ``report_to_master``; the master merges them;
 - at ``test_start``: the arrival gates (open model), a once-a-second sampler, and on the master (or
   standalone process) the fault plan, the SLO watcher (abort on a sustained breach) and, in
-  capacity mode, the search (:mod:`locustfiles.capacity_search`);
+  capacity mode, the search (:mod:`locustfiles.capacity_search`); network faults go to the proxy
+  in front of the target (:mod:`locustfiles.network_faults`);
 - the end of the run (drain, judge, write, exit code): :mod:`locustfiles.run_end`.
 """
 
@@ -27,7 +28,7 @@ import requests
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from locustfiles import run_end
+from locustfiles import network_faults, run_end
 from locustfiles.capacity_search import run_search
 from locustfiles.drill_user import DrillUser
 from locustfiles.open_model import ArrivalGate, shape_for
@@ -67,6 +68,7 @@ def install(environment: Environment) -> RunContext:
     events.report_to_master.add_listener(partial(_report, ctx))
     events.worker_report.add_listener(partial(_merge, ctx))
     events.test_start.add_listener(partial(_start, ctx))
+    network_faults.install(ctx, environment)  # after _start (t_start), before the drain
     events.test_stopping.add_listener(partial(run_end.on_stopping, ctx))
     events.quitting.add_listener(partial(run_end.on_quitting, ctx))
     runner = environment.runner
@@ -156,7 +158,8 @@ def _sampler(ctx: RunContext) -> None:
 def _apply_faults(ctx: RunContext) -> None:
     """Post each planned fault to the admin API at its moment (``at`` seconds after the start)."""
     session = ctx.admin_session()
-    for fault in sorted(ctx.scenario.faults, key=lambda f: f.at):
+    planned = [(i, f) for i, f in enumerate(ctx.scenario.faults) if f.kind != "network"]  # network: the proxy's
+    for index, fault in sorted(planned, key=lambda item: item[1].at):
         wait = ctx.t_start + fault.at - time.time()
         if wait > 0:
             gevent.sleep(wait)
@@ -164,9 +167,9 @@ def _apply_faults(ctx: RunContext) -> None:
             break
         body = fault.model_dump(mode="json")
         body["at"] = "0s"
-        info: dict[str, Any] = {"kind": fault.kind, "applied_at_s": round(time.time() - ctx.t_start, 3)}
+        info: dict[str, Any] = {"index": index, "kind": fault.kind, "applied_at_s": round(time.time() - ctx.t_start, 3)}
         try:
-            resp = session.post(f"{ctx.host}/api/v2/admin/faults", json=body, timeout=5)
+            resp = session.post(f"{ctx.admin_host}/api/v2/admin/faults", json=body, timeout=5)
             info["ok"] = resp.status_code < 300
             info["answer"] = resp.json() if resp.ok else None
             if not resp.ok:

@@ -9,7 +9,8 @@ two contexts.
 Options (each also read from its environment variable): ``--scenario`` (``VAXDRILL_SCENARIO``),
 ``--drill-otp``, ``--staff-secret``, ``--admin-token`` (:mod:`vaxdrill.core.secrets`),
 ``--vaxdrill-out``, ``--vaxdrill-mode`` (``loadtest`` or ``capacity``), ``--vaxdrill-run``;
-``VAXDRILL_DURATION`` (set by ``vaxdrill loadtest --duration``) overrides ``load.duration``.
+``VAXDRILL_DURATION`` (set by ``vaxdrill loadtest --duration``) overrides ``load.duration``;
+``VAXDRILL_ADMIN_HOST`` (set when the load goes through a proxy) is the target for admin calls.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class RunSettings:
     mode: Mode = "loadtest"
     out: Path | None = None  # where drill-raw.json goes; None: not written
     run: str = "run"  # the run's name: identities and idempotency keys never repeat across runs
+    admin_host: str | None = None  # the target itself when the load goes through a proxy (VAXDRILL_ADMIN_HOST)
 
     @classmethod
     def from_options(cls, options: argparse.Namespace | None, environ: Mapping[str, str]) -> RunSettings:
@@ -107,6 +109,7 @@ class RunSettings:
             mode="capacity" if mode == "capacity" else "loadtest",
             out=Path(out) if out else None,
             run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
+            admin_host=environ.get("VAXDRILL_ADMIN_HOST") or None,
         )
 
 
@@ -228,6 +231,11 @@ class RunContext:
     def host(self) -> str:
         env = self.environment
         return (env.host if env is not None and env.host else DEFAULT_HOST).rstrip("/")
+
+    @property
+    def admin_host(self) -> str:
+        """Where the drill's own admin calls go (faults, integrity check): past the proxy of network faults."""
+        return (self.settings.admin_host or self.host).rstrip("/")
 
 
 def attach(environment: Environment, ctx: RunContext) -> None:
