@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,5 +152,13 @@ def test_the_fault_table_uses_the_moments_the_toxic_was_really_in_place() -> Non
 def test_toxiproxy_must_be_on_loopback_too() -> None:
     from vaxdrill.core.errors import LoopbackError
 
-    with pytest.raises(LoopbackError, match="--toxiproxy 'http://192.0.2.1:8474'"):
+    with pytest.raises(LoopbackError, match=re.escape("--toxiproxy 'http://192.0.2.1:8474'")):
         require_loopback("http://192.0.2.1:8474", "--toxiproxy")
+
+
+def test_vaxdrill_serve_leaves_network_faults_to_the_proxy(tmp_path: Path) -> None:
+    from vaxdrill.cli.commands.serve import load_fault_plan
+
+    path = tmp_path / "faults.yaml"
+    path.write_text("- {kind: outage, at: 1s, duration: 2s}\n- {kind: network, toxic: timeout, duration: 2s}\n")
+    assert [f.kind for f in load_fault_plan(path)] == ["outage"]
