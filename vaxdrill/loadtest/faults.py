@@ -44,7 +44,8 @@ def fault_report(rec: Recorder, faults: Sequence[Fault], applied: Sequence[dict[
     by_index = {int(a["index"]): a for a in applied if "index" in a}
     for i, fault in enumerate(faults):
         info = by_index.get(i) if by_index else (applied[i] if i < len(applied) else None)
-        info = info or {}
+        # No record: the run ended (or was draining) before the fault was due.
+        info = info or {"ok": False, "error": "not applied: the run ended before it was due"}
         applied_at = float(info.get("applied_at_s", fault.at))
         # Whole windows: the window the fault starts in belongs to the fault, not to "before".
         start = math.floor(applied_at / rec.window) * rec.window

@@ -67,6 +67,9 @@ def engineer_verdict(load: dict[str, Any]) -> str:
             )
     for fault in load.get("faults", []):
         recovered = fault.get("time_to_recover_s")
+        if not fault.get("applied", True):
+            parts.append(f"{fault_label(fault)}: {fault.get('error') or 'not applied'}")
+            continue
         parts.append(
             f"{fault_label(fault)} of {fault['duration_s']:.0f} s: "
             + (f"recovered {recovered:.1f} s after it ended" if recovered is not None else "did not recover")
