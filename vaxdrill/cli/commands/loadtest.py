@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,8 @@ def network_route(url: str, toxiproxy: str | None, scenario: Scenario, folder: P
     if toxiproxy is None and not network_faults(scenario.faults):
         yield None
         return
-    with route(url, toxiproxy, folder, f"vaxdrill_{folder.name[-24:]}", seed=scenario.seed) as hop:
+    name = "vaxdrill_" + re.sub(r"[^A-Za-z0-9_.-]", "_", folder.name[-24:])  # goes into the API's paths
+    with route(url, toxiproxy, folder, name, seed=scenario.seed) as hop:
         where = toxiproxy or f"vaxdrill proxy {hop.api} (log {folder / 'proxy.log'})"
         out.print(f"network faults: load goes through {hop.url} -> {url}, toxics via {where}", highlight=False)
         yield hop
