@@ -64,10 +64,11 @@ class Toxiproxy:
 
     def create_proxy(self, name: str, listen: str, upstream: str) -> dict[str, Any]:
         """Create an enabled proxy; the answer's ``listen`` holds the port chosen for ``:0``."""
-        answer: dict[str, Any] = self._call(
-            "POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream, "enabled": True}
-        )
-        return answer
+        answer = self._call("POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream, "enabled": True})
+        chosen = str(answer.get("listen", "")) if isinstance(answer, dict) else ""
+        if not chosen or chosen.endswith(":0"):
+            raise ToxiproxyError(f"POST {self.url}/proxies: the answer names no listening port: {answer!r}")
+        return dict(answer)
 
     def delete_proxy(self, name: str) -> None:
         self._call("DELETE", f"/proxies/{name}")
