@@ -13,7 +13,8 @@ and registers the run's listeners on ``environment.events``:
 - at ``test_start``: the arrival gates (open model), a once-a-second sampler, and on the master (or
   standalone process) the fault plan (only with ``--faults``), the SLO watcher (abort on a sustained
   breach), the error watcher (exit 3 once every request has failed for ``load.abort_on_errors``)
-  and, in capacity mode, the search (:mod:`locustfiles.capacity_search`);
+  and, in capacity mode, the search (:mod:`locustfiles.capacity_search`); network faults go to the
+  proxy in front of the target (:mod:`locustfiles.network_faults`);
 
 A plain locustfile's user classes (no :class:`~locustfiles.drill_user.DrillUser`) keep their own
 weights; their tasks are wrapped so that in the open model each arrival runs one task.
@@ -39,7 +40,7 @@ from locust import TaskSet, User
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from locustfiles import run_end
+from locustfiles import network_faults, run_end
 from locustfiles.capacity_search import run_search
 from locustfiles.drill_user import DrillUser
 from locustfiles.extensions import context_of
@@ -88,6 +89,8 @@ def install(environment: Environment) -> RunContext:
     events.report_to_master.add_listener(partial(_report, ctx))
     events.worker_report.add_listener(partial(_merge, ctx))
     events.test_start.add_listener(partial(_start, ctx))
+    if ctx.settings.faults:  # plain Locust injects no fault unless asked (--faults)
+        network_faults.install(ctx, environment)  # after _start (t_start), before the drain
     events.test_stopping.add_listener(partial(run_end.on_stopping, ctx))
     events.quitting.add_listener(partial(run_end.on_quitting, ctx))
     runner = environment.runner
@@ -177,8 +180,9 @@ def before_load(ctx: RunContext, environment: Environment) -> None:
     sys.stderr.write(plan_line(ctx, environment) + "\n")
     if not environment.host:
         return
-    if ctx.settings.faults and ctx.scenario.faults:
-        problem = fault_plan_error(ctx.host, ctx.secrets.admin_token, len(ctx.scenario.faults))
+    server_faults = [f for f in ctx.scenario.faults if f.kind != "network"]  # network faults: the proxy's
+    if ctx.settings.faults and server_faults:
+        problem = fault_plan_error(ctx.admin_host, ctx.secrets.admin_token, len(server_faults))
         if problem is not None:
             _stop_before_load(ctx, f"vaxdrill: {problem}", ExitCode.USER_ERROR)
     reason = check_all(environment)
@@ -276,7 +280,8 @@ def _sampler(ctx: RunContext) -> None:
 def _apply_faults(ctx: RunContext) -> None:
     """Post each planned fault to the admin API at its moment (``at`` seconds after the start)."""
     session = ctx.admin_session()
-    for fault in sorted(ctx.scenario.faults, key=lambda f: f.at):
+    planned = [(i, f) for i, f in enumerate(ctx.scenario.faults) if f.kind != "network"]  # network: the proxy's
+    for index, fault in sorted(planned, key=lambda item: item[1].at):
         wait = ctx.t_start + fault.at - time.time()
         if wait > 0:
             gevent.sleep(wait)
@@ -284,9 +289,9 @@ def _apply_faults(ctx: RunContext) -> None:
             break
         body = fault.model_dump(mode="json")
         body["at"] = "0s"
-        info: dict[str, Any] = {"kind": fault.kind, "applied_at_s": round(time.time() - ctx.t_start, 3)}
+        info: dict[str, Any] = {"index": index, "kind": fault.kind, "applied_at_s": round(time.time() - ctx.t_start, 3)}
         try:
-            resp = session.post(f"{ctx.host}/api/v2/admin/faults", json=body, timeout=5)
+            resp = session.post(f"{ctx.admin_host}/api/v2/admin/faults", json=body, timeout=5)
             info["ok"] = resp.status_code < 300
             info["answer"] = resp.json() if resp.ok else None
             if not resp.ok:

@@ -10,7 +10,8 @@ Options (each also read from its environment variable): ``--scenario`` (``VAXDRI
 ``--drill-otp``, ``--staff-secret``, ``--admin-token`` (:mod:`vaxdrill.core.secrets`),
 ``--vaxdrill-out``, ``--vaxdrill-mode`` (``loadtest`` or ``capacity``), ``--vaxdrill-run``, ``--faults``
 (``VAXDRILL_FAULTS``: inject the scenario's fault plan; never without it);
-``VAXDRILL_DURATION`` (set by ``vaxdrill loadtest --duration``) overrides ``load.duration``.
+``VAXDRILL_DURATION`` (set by ``vaxdrill loadtest --duration``) overrides ``load.duration``;
+``VAXDRILL_ADMIN_HOST`` (set when the load goes through a proxy) is the target for admin calls.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class RunSettings:
     run: str = "run"  # the run's name: identities and idempotency keys never repeat across runs
     faults: bool = False  # inject the scenario's fault plan (`--faults`; vaxdrill loadtest sets it)
     shape_from_cli: bool = False  # Locust's -u/-t were given: they shape the run, not the scenario
+    admin_host: str | None = None  # the target itself when the load goes through a proxy (VAXDRILL_ADMIN_HOST)
 
     @classmethod
     def from_options(cls, options: argparse.Namespace | None, environ: Mapping[str, str]) -> RunSettings:
@@ -116,6 +118,7 @@ class RunSettings:
             run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
             faults=bool(getattr(options, "faults", False)),
             shape_from_cli=getattr(options, "num_users", None) is not None or bool(getattr(options, "run_time", None)),
+            admin_host=environ.get("VAXDRILL_ADMIN_HOST") or None,
         )
 
 
@@ -242,6 +245,11 @@ class RunContext:
     def host(self) -> str:
         env = self.environment
         return (env.host if env is not None and env.host else DEFAULT_HOST).rstrip("/")
+
+    @property
+    def admin_host(self) -> str:
+        """Where the drill's own admin calls go (faults, integrity check): past the proxy of network faults."""
+        return (self.settings.admin_host or self.host).rstrip("/")
 
 
 def attach(environment: Environment, ctx: RunContext) -> None:

@@ -171,8 +171,8 @@ def integrity_check(ctx: RunContext, ledger: list[dict[str, Any]]) -> dict[str, 
         return None
     session = ctx.admin_session()
     try:
-        vacc = session.get(f"{ctx.host}/api/v2/admin/vaccinations", timeout=15)
-        sess = session.get(f"{ctx.host}/api/v2/admin/sessions", timeout=15)
+        vacc = session.get(f"{ctx.admin_host}/api/v2/admin/vaccinations", timeout=15)
+        sess = session.get(f"{ctx.admin_host}/api/v2/admin/sessions", timeout=15)
         vacc.raise_for_status()
         sess.raise_for_status()
         result = check((LedgerEntry.from_json(e) for e in ledger), vacc.json()["vaccinations"], sess.json()["sessions"])

@@ -39,6 +39,8 @@ def _fault_json(item: ActiveFault, now: float) -> dict[str, object]:
 
 @router.post("/faults", status_code=201, response_model=s.FaultCreated)
 async def add_fault(fault: Fault, _: Admin, st: State) -> Response:
+    if fault.kind == "network":
+        raise ApiProblem(422, "NETWORK_FAULT", "a network fault is applied by a proxy in front of the server, not here")
     item = await st.plan.add(fault)
     return json_response({"fault_id": item.fault_id, "starts_at": item.starts_at, "ends_at": item.ends_at}, 201)
 

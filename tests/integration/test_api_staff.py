@@ -179,3 +179,10 @@ async def test_admin_routes_need_the_admin_token(srv: Srv) -> None:
     assert (await c.get("/ready")).json() == {"status": "ready"}
     metrics = (await c.get("/metrics")).text
     assert "vaxdrill_requests_total" in metrics and 'vaxdrill_faults_active{kind="outage"} 0' in metrics
+
+
+async def test_the_server_leaves_network_faults_to_the_proxy(srv: Srv) -> None:
+    body = {"kind": "network", "toxic": "timeout", "duration": "5s"}
+    r = await srv.client.post("/api/v2/admin/faults", json=body, headers=ADMIN_AUTH)
+    assert r.status_code == 422 and r.json()["errorCode"] == "NETWORK_FAULT"
+    assert (await srv.client.get("/api/v2/admin/faults", headers=ADMIN_AUTH)).json()["faults"] == []

@@ -1,10 +1,12 @@
 """Errors and latency around each injected fault, and the time the service took to recover.
 
 A fault from the scenario's plan (``faults:``) is posted to the server's admin API at its planned
-moment. From the run's timeline (one-second windows of all requests) the report compares the
-window before the fault, the fault itself and the time after. *Recovered* is the first window
-after the fault's end whose error rate is back under ``max(1%, 2 x before)`` and whose p95 is under
-``max(2 x before, before + 100 ms)``; time to recover counts from the fault's end.
+moment; a network fault (``kind: network``) is a toxic on the proxy in front of the target
+(:mod:`vaxdrill.loadtest.network_faults`) and ends when the toxic is removed. From the run's timeline
+(one-second windows of all requests) the report compares the window before the fault, the fault
+itself and the time after. *Recovered* is the first window after the fault's end whose error rate is
+back under ``max(1%, 2 x before)`` and whose p95 is under ``max(2 x before, before + 100 ms)``;
+time to recover counts from the fault's end.
 """
 
 from __future__ import annotations
@@ -67,16 +69,26 @@ def _brief(stat: HistStat, seconds: float) -> dict[str, Any]:
 
 
 def fault_report(rec: Recorder, faults: Sequence[Fault], applied: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per planned fault: when it was applied, before/during/after figures, recovery."""
+    """One entry per planned fault: when it was applied, before/during/after figures, recovery.
+
+    ``applied`` are the records of the faults as applied; a record's ``index`` is the fault's place in
+    the plan (records without one are taken in the plan's order).
+    """
     out: list[dict[str, Any]] = []
     _, last = rec.span()
     end_of_run = (last + 1) * rec.window
+    by_index = {int(a["index"]): a for a in applied if "index" in a}
     for i, fault in enumerate(faults):
-        info = applied[i] if i < len(applied) else {}
+        info = by_index.get(i) if by_index else (applied[i] if i < len(applied) else None)
+        # No record: the run ended (or was draining) before the fault was due.
+        info = info or {"ok": False, "error": "not applied: the run ended before it was due"}
         applied_at = float(info.get("applied_at_s", fault.at))
         # Whole windows: the window the fault starts in belongs to the fault, not to "before".
         start = math.floor(applied_at / rec.window) * rec.window
-        end = applied_at + fault.duration
+        # A network fault ends when its toxic was removed (the run's end, if it was still in place).
+        removed_at = info.get("removed_at_s")
+        end = float(removed_at) if removed_at is not None else applied_at + fault.duration
+        lasted = max(end - applied_at, 0.0)
         before_start = max(0.0, start - BEFORE_S)
         before = rec.between(before_start, start)
         during = rec.between(start, end)
@@ -99,15 +111,28 @@ def fault_report(rec: Recorder, faults: Sequence[Fault], applied: Sequence[dict[
                 "kind": fault.kind,
                 "planned_at_s": fault.at,
                 "applied_at_s": round(applied_at, 3),
-                "duration_s": fault.duration,
+                "duration_s": round(lasted, 3) if removed_at is not None else fault.duration,
                 "routes": list(fault.routes),
-                "mode": fault.mode,
+                "mode": None if fault.kind == "network" else fault.mode,
+                **_network(fault),
                 "applied": bool(info.get("ok", False)),
                 "error": info.get("error"),
                 "before": _brief(before, start - before_start),
-                "during": _brief(during, fault.duration),
+                "during": _brief(during, lasted),
                 "after": _brief(after, min(BEFORE_S, max(end_of_run - end, 0.0))),
                 "time_to_recover_s": None if recovered_at is None else round(max(recovered_at - end, 0.0), 3),
             }
         )
     return out
+
+
+def _network(fault: Fault) -> dict[str, Any]:
+    """A network fault's toxic, stream, toxicity and attributes (``None`` for a server fault)."""
+    if fault.kind != "network":
+        return {"toxic": None, "stream": None, "toxicity": None, "attributes": None}
+    return {
+        "toxic": fault.toxic,
+        "stream": None if fault.toxic == "down" else fault.stream,
+        "toxicity": None if fault.toxic == "down" else fault.toxicity,
+        "attributes": dict(fault.attributes),
+    }

@@ -36,11 +36,11 @@ def locustfile_arg(locustfile: Path | None) -> str:
     return f"{RUNNER},{locustfile.resolve()}"
 
 
-def require_loopback(url: str) -> str:
+def require_loopback(url: str, option: str = "--host") -> str:
     """Return ``url`` without a trailing slash if its host is a loopback address, else raise."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LoopbackError(f"--host {url!r}: expected a URL such as http://127.0.0.1:8000")
+        raise LoopbackError(f"{option} {url!r}: expected a URL such as http://127.0.0.1:8000")
     host = parts.hostname
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -48,7 +48,7 @@ def require_loopback(url: str) -> str:
         loopback = host == "localhost"
     if not loopback:
         raise LoopbackError(
-            f"--host {url!r}: {host} is not a loopback address; vaxdrill sends load only to this machine "
+            f"{option} {url!r}: {host} is not a loopback address; vaxdrill sends load only to this machine "
             "(127.0.0.1, ::1 or localhost)"
         )
     return url.rstrip("/")
@@ -82,6 +82,7 @@ class LocustRun:
     locustfile: Path | None = None  # a plain locustfile; None: the built-in pack
     faults: bool = False  # inject the scenario's fault plan (--faults)
     time_limit: float = 600.0
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the proxy of network faults
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -94,6 +95,7 @@ class LocustRun:
             PYTHONUNBUFFERED="1",
         )
         env.update(DRILL_SECRETS.environ())
+        env.update(self.extra_env)
         if self.duration is not None:
             env["VAXDRILL_DURATION"] = f"{self.duration:g}"
         if self.faults:

@@ -38,6 +38,14 @@ def slo_value(value: float | None, unit: str) -> str:
     return f"{value:.2%}" if unit == "share" else f"{value:,.4g} {unit}".strip()
 
 
+def fault_label(fault: dict[str, Any]) -> str:
+    """``outage``, or for a network fault its toxic and stream: ``network reset_peer (downstream)``."""
+    if fault.get("kind") != "network":
+        return str(fault.get("kind"))
+    stream = f" ({fault['stream']})" if fault.get("stream") else ""
+    return f"network {fault.get('toxic')}{stream}"
+
+
 def engineer_verdict(load: dict[str, Any]) -> str:
     slos = load.get("slos", [])
     failed = [s["name"] for s in slos if not s.get("passed")]
@@ -63,8 +71,11 @@ def engineer_verdict(load: dict[str, Any]) -> str:
             )
     for fault in load.get("faults", []):
         recovered = fault.get("time_to_recover_s")
+        if not fault.get("applied", True):
+            parts.append(f"{fault_label(fault)}: {fault.get('error') or 'not applied'}")
+            continue
         parts.append(
-            f"{fault['kind']} of {fault['duration_s']:.0f} s: "
+            f"{fault_label(fault)} of {fault['duration_s']:.0f} s: "
             + (f"recovered {recovered:.1f} s after it ended" if recovered is not None else "did not recover")
         )
     return "; ".join(parts) + "."
@@ -117,7 +128,7 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
         ],
         faults=[
             [
-                f["kind"],
+                fault_label(f),
                 f["applied_at_s"],
                 f["duration_s"],
                 f["before"]["error_rate"],

@@ -46,6 +46,9 @@ def drill(
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero (99/97) when an SLO failed.")] = False,
     browser: Annotated[bool, typer.Option(help="Check the report in headless Chromium and screenshot it.")] = True,
+    toxiproxy: Annotated[
+        str | None, typer.Option(help="Loopback URL of a running Toxiproxy for the network faults (see loadtest).")
+    ] = None,
 ) -> None:
     """Simulate the policies, load-test the reference server with the fault plan, calibrate, report."""
     started = time.monotonic()
@@ -78,6 +81,8 @@ def drill(
     load_args = ["--out", str(folder / "loadtest"), "--workers", str(workers)]
     if duration:
         load_args += ["--duration", duration]
+    if toxiproxy:
+        load_args += ["--toxiproxy", toxiproxy]
     lt = phase("loadtest", _vaxdrill("loadtest", str(scenario_path), *load_args), "loadtest", FINDINGS)
     profile_path = folder / "server_profile.json"
     phase("profile", _vaxdrill("profile", str(folder / "loadtest"), "--output", str(profile_path)), ".", {0})

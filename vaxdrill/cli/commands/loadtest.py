@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,8 +41,10 @@ from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.core.secrets import DRILL_SECRETS
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_plan_error
+from vaxdrill.loadtest.network_faults import network_faults
 from vaxdrill.loadtest.procs import LocustRun, require_loopback
 from vaxdrill.loadtest.server_process import ServerProcess
+from vaxdrill.loadtest.toxiproxy import Hop, route
 
 out = Console(soft_wrap=True)
 
@@ -86,9 +89,12 @@ def locustfile_for(scenario: Scenario, scenario_path: Path, option: Path | None,
 
 
 def check_fault_plan(scenario: Scenario, url: str) -> None:
-    """Before any load: a fault plan needs a target with the fault API (exit 2 otherwise)."""
-    if scenario.faults:
-        problem = fault_plan_error(url, DRILL_SECRETS.admin_token, len(scenario.faults))
+    """Before any load: server faults need a target with the fault API (exit 2 otherwise).
+
+    Network faults never do: they are toxics of the proxy in front of the target."""
+    server_faults = [f for f in scenario.faults if f.kind != "network"]
+    if server_faults:
+        problem = fault_plan_error(url, DRILL_SECRETS.admin_token, len(server_faults))
         if problem is not None:
             raise FaultPlanError(problem)
 
@@ -101,6 +107,19 @@ def target(host: str | None, scenario_path: Path, folder: Path, server_args: lis
         return
     with ServerProcess.for_run(scenario_path, folder, server_args) as server:
         yield server.url
+
+
+@contextlib.contextmanager
+def network_route(url: str, toxiproxy: str | None, scenario: Scenario, folder: Path) -> Iterator[Hop | None]:
+    """A proxy in front of ``url`` when the plan has network faults or ``--toxiproxy`` was given, else none."""
+    if toxiproxy is None and not network_faults(scenario.faults):
+        yield None
+        return
+    name = "vaxdrill_" + re.sub(r"[^A-Za-z0-9_.-]", "_", folder.name[-24:])  # goes into the API's paths
+    with route(url, toxiproxy, folder, name, seed=scenario.seed) as hop:
+        where = toxiproxy or f"vaxdrill proxy {hop.api} (log {folder / 'proxy.log'})"
+        out.print(f"network faults: load goes through {hop.url} -> {url}, toxics via {where}", highlight=False)
+        yield hop
 
 
 def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
@@ -159,6 +178,13 @@ def register(app: typer.Typer) -> None:
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
         ] = None,
+        toxiproxy: Annotated[
+            str | None,
+            typer.Option(
+                help="Loopback URL of a running Toxiproxy (or `vaxdrill proxy`) API for the network faults; "
+                "default: start `vaxdrill proxy` when the fault plan has network faults.",
+            ),
+        ] = None,
         from_simulation: Annotated[
             bool,
             typer.Option(
@@ -177,6 +203,8 @@ def register(app: typer.Typer) -> None:
         seconds = parse_cli_duration(duration)
         if host is not None:
             require_loopback(host)
+        if toxiproxy is not None:
+            require_loopback(toxiproxy, "--toxiproxy")
         user_file = locustfile_for(scenario, scenario_path, locustfile, host)
         load = scenario.load or LoadProfile()
         run_seconds = seconds if seconds is not None else load.duration
@@ -189,13 +217,18 @@ def register(app: typer.Typer) -> None:
             scenario_path, scenario = _from_simulation(scenario, folder, seconds)
             load = scenario.load or load
             run_seconds = load.duration
-        with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+        with (
+            target(host, scenario_path, folder.path, list(server_arg or [])) as url,
+            network_route(url, toxiproxy, scenario, folder.path) as hop,
+        ):
             check_fault_plan(scenario, url)
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
-            run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
-                            closed_users=closed, time_limit=run_seconds + 30, locustfile=user_file,
-                            faults=bool(scenario.faults))  # fmt: skip
-            code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
+            run = LocustRun(host=hop.url if hop else url, scenario=scenario_path, folder=folder.path, workers=workers,
+                            duration=run_seconds, closed_users=closed, time_limit=run_seconds + 30,
+                            locustfile=user_file, faults=bool(scenario.faults),
+                            extra_env=hop.environ() if hop else {})  # fmt: skip
+            via = f" through the proxy {hop.url}" if hop else ""
+            code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}{via}")
         raw = read_raw(folder.path, run, code)
         document, results = build_summary(raw, scenario, locust_exit_code=code)
         summary = document.to_json()
@@ -272,8 +305,9 @@ def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: 
     if results:
         out.print(slo_table(results))
     for fault in summary.faults:
+        what = f"network {fault.toxic}" if fault.kind == "network" else fault.kind
         out.print(
-            f"fault {fault.kind} at {fault.applied_at_s}s for {fault.duration_s}s "
+            f"fault {what} at {fault.applied_at_s}s for {fault.duration_s}s "
             f"({'applied' if fault.applied else 'NOT applied: ' + str(fault.error)}): errors before/during/after "
             f"{fault.before.error_rate}/{fault.during.error_rate}/{fault.after.error_rate}, "
             f"recovered in {fault.time_to_recover_s}s",

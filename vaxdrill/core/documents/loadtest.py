@@ -49,7 +49,11 @@ class FaultWindow(Part):
 
 
 class FaultReport(Part):
-    """One planned fault: when it was applied, the figures around it, how long recovery took."""
+    """One planned fault: when it was applied, the figures around it, how long recovery took.
+
+    A network fault (``kind`` network) names its ``toxic`` (or ``down``) and lasted ``duration_s`` from the
+    moment the toxic was added to the moment it was removed.
+    """
 
     kind: str
     planned_at_s: float
@@ -57,6 +61,10 @@ class FaultReport(Part):
     duration_s: float
     routes: list[str]
     mode: str | None
+    toxic: str | None = Field(default=None, description="Network fault: the Toxiproxy toxic type, or down.")
+    stream: str | None = Field(default=None, description="Network fault: downstream or upstream.")
+    toxicity: float | None = Field(default=None, description="Network fault: share of connections affected.")
+    attributes: dict[str, int] | None = Field(default=None, description="Network fault: the toxic's attributes.")
     applied: bool
     error: str | None
     before: FaultWindow

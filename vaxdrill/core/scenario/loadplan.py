@@ -181,17 +181,39 @@ class Slo(Strict):
         return self
 
 
-class Fault(Strict):
-    """A fault injected into the server at ``at`` after the start, for ``duration``.
+# Toxiproxy's toxics and their integer attributes (milliseconds, KB/s, bytes; the slicer's delay in
+# microseconds), as ``vaxdrill proxy`` implements them (vaxdrill/proxy/toxics.py; a unit test keeps the two
+# equal). ``down`` is not a toxic: the proxy is disabled (``enabled: false``) for the fault's duration.
+TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "latency": ("latency", "jitter"),
+    "bandwidth": ("rate",),
+    "slow_close": ("delay",),
+    "timeout": ("timeout",),
+    "reset_peer": ("timeout",),
+    "slicer": ("average_size", "size_variation", "delay"),
+    "limit_data": ("bytes",),
+    "down": (),
+}
+ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"]
+NETWORK_ONLY = ("toxic", "attributes", "stream", "toxicity")
 
-    ``outage``: matching routes answer ``mode`` (503, a reset connection, or a hang until the fault
-    ends, so clients time out). ``latency``: each matching request waits a draw of ``latency``.
-    ``error_rate``: a share ``rate`` of matching requests answers ``status``. ``slow_db``: every
-    database transaction waits a draw of ``latency``. ``sms_drop``: a share ``rate`` (default all) of
-    OTP SMS is dropped. ``sms_delay``: each SMS is delivered a draw of ``latency`` late.
+
+class Fault(Strict):
+    """A fault injected at ``at`` after the start, for ``duration``.
+
+    Server faults, through the reference server's admin API: ``outage``: matching routes answer
+    ``mode`` (503, a reset connection, or a hang until the fault ends, so clients time out).
+    ``latency``: each matching request waits a draw of ``latency``. ``error_rate``: a share ``rate`` of
+    matching requests answers ``status``. ``slow_db``: every database transaction waits a draw of
+    ``latency``. ``sms_drop``: a share ``rate`` (default all) of OTP SMS is dropped. ``sms_delay``: each
+    SMS is delivered a draw of ``latency`` late.
+
+    ``network``: a Toxiproxy toxic on the connections between the load and the server (any server):
+    the run goes through a proxy, which gets the toxic ``toxic`` with ``attributes`` on ``stream`` for
+    ``duration``; ``toxic: down`` disables the proxy instead (new connections refused, open ones dropped).
     """
 
-    kind: Literal["outage", "latency", "error_rate", "slow_db", "sms_drop", "sms_delay"]
+    kind: Literal["outage", "latency", "error_rate", "slow_db", "sms_drop", "sms_delay", "network"]
     at: Duration = Field(0.0, ge=0)
     duration: Duration = Field(gt=0)
     routes: list[str] = Field(default_factory=lambda: ["*"], description="Path globs; * = every API route.")
@@ -199,11 +221,51 @@ class Fault(Strict):
     latency: Dist | None = None
     rate: Share | None = None
     status: int = Field(500, ge=500, le=599, description="Status an error_rate fault answers.")
+    toxic: ToxicType | None = Field(
+        None, description="Network fault: a Toxiproxy toxic type, or `down` (the proxy disabled)."
+    )
+    attributes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Network fault: the toxic's attributes in Toxiproxy's units (ms; rate in KB/s; limit_data "
+        "bytes; slicer sizes in bytes and delay in microseconds). Unset ones are 0.",
+    )
+    stream: Literal["downstream", "upstream"] = Field(
+        "downstream", description="Network fault: downstream = server to client, upstream = client to server."
+    )
+    toxicity: Share = Field(1.0, description="Network fault: share of connections the toxic applies to.")
 
     @model_validator(mode="after")
     def _needs(self) -> Fault:
+        if self.kind == "network":
+            return self._network()
+        if self.toxic is not None or self.attributes or self.stream != "downstream" or self.toxicity != 1.0:
+            raise ValueError(f"{', '.join(NETWORK_ONLY)} apply only to a fault of kind: network, not {self.kind}")
         if self.kind in ("latency", "slow_db", "sms_delay") and self.latency is None:
             raise ValueError(f"a {self.kind} fault needs `latency` (a distribution such as 'exp(200ms)')")
         if self.kind == "error_rate" and self.rate is None:
             raise ValueError("an error_rate fault needs `rate` (a share such as 5%)")
         return self
+
+    def _network(self) -> Fault:
+        if self.toxic is None:
+            raise ValueError(f"a network fault needs `toxic` (one of {', '.join(TOXIC_ATTRIBUTES)})")
+        if self.routes != ["*"] or self.latency is not None or self.rate is not None:
+            raise ValueError("a network fault acts on TCP connections: routes, latency and rate do not apply")
+        known = TOXIC_ATTRIBUTES[self.toxic]
+        unknown = sorted(set(self.attributes) - set(known))
+        if unknown:
+            takes = f"takes attributes {', '.join(known)}" if known else "takes no attributes"
+            raise ValueError(f"a {self.toxic} network fault {takes}; got {', '.join(unknown)}")
+        negative = sorted(k for k, v in self.attributes.items() if v < 0)
+        if negative:
+            raise ValueError(f"network fault attributes must be 0 or more: {', '.join(negative)}")
+        if self.toxic == "slicer" and self.attributes.get("average_size", 0) < 1:
+            raise ValueError("a slicer network fault needs attributes.average_size of at least 1 byte")
+        if self.toxic == "down" and (self.stream != "downstream" or self.toxicity != 1.0):
+            raise ValueError("a down network fault disables the whole proxy: stream and toxicity do not apply")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The kind, and the toxic of a network fault: ``outage``, ``network reset_peer``."""
+        return f"network {self.toxic}" if self.kind == "network" else self.kind
