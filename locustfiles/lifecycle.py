@@ -6,7 +6,8 @@ environment, sets the user classes' weights from the scenario's mix, gives Locus
 and registers the run's listeners on ``environment.events``:
 
 - each request is recorded at full precision in a :class:`~vaxdrill.loadtest.recorder.Recorder`;
-- a worker sends its deltas to the master with ``report_to_master``; the master merges them;
+- a worker sends its deltas to the master with ``report_to_master``; the master merges them; the
+  master hands workers their settings and watches for lost ones (:mod:`locustfiles.workers`);
 - at ``test_start``: the arrival gates (open model), a once-a-second sampler, and on the master (or
   standalone process) the fault plan, the SLO watcher (abort on a sustained breach) and, in
   capacity mode, the search (:mod:`locustfiles.capacity_search`);
@@ -27,7 +28,7 @@ import requests
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from locustfiles import run_end
+from locustfiles import run_end, workers
 from locustfiles.capacity_search import run_search
 from locustfiles.drill_user import DrillUser
 from locustfiles.open_model import ArrivalGate, shape_for
@@ -35,6 +36,7 @@ from locustfiles.run_context import RunContext, attach
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.recorder import Recorder
 from vaxdrill.loadtest.shapes import rate_function
+from vaxdrill.loadtest.target import RatePacer
 from vaxdrill.loadtest.testdata import IdentityPool
 
 log = logging.getLogger("vaxdrill")
@@ -54,7 +56,8 @@ def install(environment: Environment) -> RunContext:
     for user_class in environment.user_classes:
         if issubclass(user_class, DrillUser) and user_class.gate_name in weights:
             user_class.weight = weights[user_class.gate_name]
-    environment.user_classes[:] = [u for u in environment.user_classes if u.weight > 0 or u.fixed_count > 0]
+    if not isinstance(environment.runner, WorkerRunner):  # a worker runs the classes its master sends
+        environment.user_classes[:] = [u for u in environment.user_classes if u.weight > 0 or u.fixed_count > 0]
     shape = shape_for(ctx)
     if shape is not None:
         shape.runner = environment.runner
@@ -76,6 +79,7 @@ def install(environment: Environment) -> RunContext:
     elif isinstance(runner, WorkerRunner):
         ctx.node = runner.client_id
         runner.register_message("vaxdrill_drain", partial(run_end.on_drain, ctx), concurrent=True)
+    workers.install(ctx, environment)
     return ctx
 
 
@@ -84,7 +88,7 @@ def _on_request(ctx: RunContext, name: str, response_time: float, exception: Any
 
 
 def _report(ctx: RunContext, client_id: str, data: dict[str, Any]) -> None:
-    data["vaxdrill"] = ctx.recorder.take_delta()
+    data["vaxdrill"] = ctx.worker_delta()
 
 
 def _merge(ctx: RunContext, client_id: str, data: dict[str, Any]) -> None:
@@ -99,6 +103,7 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
     ctx.t_start = time.time()
     ctx.recorder = Recorder(t0=ctx.t_start)
     ctx.recent = Recorder(t0=ctx.t_start)
+    ctx.sent = None
     ctx.draining = ctx.aborted = ctx.capacity_done = False
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
@@ -107,9 +112,13 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
         ctx.slot = runner.worker_index
         ctx.workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
     ctx.identities = IdentityPool(ctx.slot, ctx.run)
+    pace = ctx.load.max_rps is not None and not isinstance(runner, MasterRunner)
+    ctx.pacer = RatePacer(ctx.load.max_rps / ctx.workers) if ctx.load.max_rps and pace else None  # a share each
     ctx.greenlets.append(gevent.spawn(_sampler, ctx))
     if not isinstance(runner, MasterRunner):
         _start_gates(ctx)
+    if isinstance(runner, MasterRunner):
+        ctx.greenlets.append(gevent.spawn(workers.watch, ctx))
     if not isinstance(runner, WorkerRunner):
         ctx.greenlets.append(gevent.spawn(_apply_faults, ctx))
         if ctx.load.abort_after_breach and ctx.scenario.slos:

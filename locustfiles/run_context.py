@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +32,7 @@ from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.secrets import DRILL_SECRETS, ENV_VARS, DrillSecrets
 from vaxdrill.loadtest.recorder import Recorder
+from vaxdrill.loadtest.target import RatePacer
 from vaxdrill.loadtest.testdata import IdentityPool
 
 if TYPE_CHECKING:
@@ -109,6 +110,34 @@ class RunSettings:
             run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
         )
 
+    def for_workers(self) -> dict[str, Any]:
+        """What a worker takes from its master: the scenario (sites resolved), the load as run, the drill
+        secrets (Locust sends a master's options to its workers anyway), the mode and the run's name.
+
+        The output folder stays the worker's own.
+        """
+        scenario = self.scenario.model_dump(mode="json")
+        scenario["sites_csv"], scenario["site_defaults"] = None, {}  # already resolved into `sites`
+        return {
+            "scenario": scenario,
+            "load": self.load.model_dump(mode="json"),
+            "secrets": {"drill_otp": self.secrets.drill_otp, "staff_secret": self.secrets.staff_secret,
+                        "admin_token": self.secrets.admin_token},
+            "mode": self.mode,
+            "run": self.run,
+        }  # fmt: skip
+
+    def from_master(self, data: Mapping[str, Any]) -> RunSettings:
+        """These settings with the master's scenario, load, secrets, mode and run name (:meth:`for_workers`)."""
+        return replace(
+            self,
+            scenario=Scenario.model_validate(data["scenario"]),
+            load=LoadProfile.model_validate(data["load"]),
+            secrets=DrillSecrets(**data["secrets"]) if data.get("secrets") else self.secrets,
+            mode="capacity" if data.get("mode") == "capacity" else "loadtest",
+            run=str(data.get("run") or self.run),
+        )
+
 
 @dataclass
 class RunContext:
@@ -145,6 +174,11 @@ class RunContext:
     capacity_done: bool = False
     capacity: dict[str, Any] | None = None
     faults_applied: list[dict[str, Any]] = field(default_factory=list)
+    pacer: RatePacer | None = None  # this process's share of `load.max_rps`
+    # Workers: the master's view of who joined and who was lost; a worker's record of what it sent.
+    workers_seen: dict[str, float] = field(default_factory=dict)  # node -> when it joined
+    workers_lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> when and why
+    sent: Recorder | None = None
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
     open_accounts: dict[str, dict[str, float]] = field(default_factory=dict)
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
@@ -196,6 +230,14 @@ class RunContext:
             self.recent.request(name, response_time, failed, now)
         if self.step is not None:
             self.step.request(name, response_time, failed, now)
+
+    def worker_delta(self) -> dict[str, Any]:
+        """A worker: what it recorded since its last report, for the master; kept in :attr:`sent` too."""
+        delta = self.recorder.take_delta()
+        if self.sent is None:
+            self.sent = Recorder(t0=self.recorder.t0)
+        self.sent.merge_delta(delta)
+        return delta
 
     def rng(self, *key: int) -> np.random.Generator:
         """A seeded stream for (worker slot, key...): same seed, same draws."""

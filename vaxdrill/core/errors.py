@@ -14,7 +14,7 @@ Hierarchy::
     │   └── DocumentError          a results document is missing, not JSON, of another version, invalid
     │       └── ProfileError       a server profile (or the run folder it comes from) is not valid
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
-    ├── LoopbackError              ``--host`` is not a loopback address
+    ├── HostNotAllowed             ``--host`` is outside this machine and not opted in (``--allow-host``)
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
     ├── ArrivalCurveError          the scenario cannot give an arrival curve
     ├── RunError                   vaxdrill could not carry the run out           exit 3 (COULD_NOT_RUN)
@@ -105,8 +105,8 @@ class FaultFileError(VaxdrillError):
     """The ``--faults`` file of ``vaxdrill serve`` cannot be read or is not a list of faults."""
 
 
-class LoopbackError(VaxdrillError):
-    """``--host`` names an address outside this machine; vaxdrill only loads loopback."""
+class HostNotAllowed(VaxdrillError):
+    """``--host`` names a host outside this machine (127.0.0.0/8, ::1) that no opt-in allows."""
 
 
 class SimulationError(VaxdrillError):

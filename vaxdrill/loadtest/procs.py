@@ -1,16 +1,18 @@
-"""Processes a load test starts: Locust (master, workers), loopback only; the server is in server_process.
+"""Processes a load test starts: Locust (master, workers); the server is in server_process.
 
 Locust monkey-patches the standard library with gevent, so it always runs as its own process
 (``python -m locust``); this module only starts and watches processes and never imports it.
 
-Errors (:mod:`vaxdrill.core.errors`): :class:`~vaxdrill.core.errors.LoopbackError` (exit 2) for a
-``--host`` that is not a loopback address; :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when
-the server or Locust fails to start or finish.
+Three ways to run Locust: standalone; a master with ``workers`` worker processes on this machine;
+or a master alone (``master``) that waits for workers started elsewhere with :func:`worker_argv`
+(``vaxdrill worker``). Which hosts may be loaded is :mod:`vaxdrill.loadtest.target`'s business.
+
+Errors (:mod:`vaxdrill.core.errors`): :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when the
+server or Locust fails to start or finish; a malformed ``HOST:PORT`` is a user error (exit 2).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import signal
@@ -21,35 +23,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from vaxdrill.core.errors import LoopbackError, ProcessFailed
+from vaxdrill.core.errors import ProcessFailed, VaxdrillError
 from vaxdrill.core.secrets import DRILL_SECRETS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
+MASTER_PORT = 5557  # Locust's default master port
 
 
-def require_loopback(url: str) -> str:
-    """Return ``url`` without a trailing slash if its host is a loopback address, else raise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LoopbackError(f"--host {url!r}: expected a URL such as http://127.0.0.1:8000")
-    host = parts.hostname
+def parse_address(text: str, option: str, default_port: int = MASTER_PORT) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``, or ``[v6]:PORT``) of a Locust master, else a one-line error."""
+    parts = urlsplit(f"//{text.strip()}")
     try:
-        loopback = ipaddress.ip_address(host).is_loopback
+        host, port = parts.hostname, parts.port
     except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        raise LoopbackError(
-            f"--host {url!r}: {host} is not a loopback address; vaxdrill sends load only to this machine "
-            "(127.0.0.1, ::1 or localhost)"
-        )
-    return url.rstrip("/")
+        host, port = None, None
+    if not host or (port is not None and port <= 0) or parts.path:
+        raise VaxdrillError(f"{option} {text!r}: expected HOST:PORT such as 127.0.0.1:{MASTER_PORT}")
+    return host, port if port is not None else default_port
 
 
-def free_port() -> int:
-    """A port the OS says is free on 127.0.0.1 (others run servers on this machine too)."""
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port the OS says is free on ``address`` (others run servers on this machine too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         return int(sock.getsockname()[1])
 
 
@@ -72,6 +69,9 @@ class LocustRun:
     duration: float | None = None
     closed_users: tuple[int, float] | None = None  # -u/-r for the `constant` shape
     time_limit: float = 600.0
+    master: tuple[str, int] | None = None  # a master alone, bound here, for workers started elsewhere
+    expect_workers: int = 1  # with `master`: the workers it waits for
+    workers_wait: float = 120.0  # with `master`: how long it waits for them (seconds)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -102,7 +102,13 @@ class LocustRun:
         if self.closed_users is not None:
             main += ["--users", str(self.closed_users[0]), "--spawn-rate", f"{self.closed_users[1]:g}"]
         env = self.env()
-        if self.workers > 0:
+        if self.master is not None:
+            host, port = self.master
+            main += ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                     "--expect-workers", str(self.expect_workers),
+                     "--expect-workers-max-wait", f"{self.workers_wait:g}"]  # fmt: skip
+            self.procs.append(self._spawn(main, env, "locust-master.log"))
+        elif self.workers > 0:
             port = free_port()
             main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                      "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]  # fmt: skip
@@ -150,5 +156,13 @@ class LocustRun:
                 proc.wait()
 
     def log_tail(self) -> str:
-        name = "locust-master.log" if self.workers else "locust.log"
+        name = "locust-master.log" if self.workers or self.master else "locust.log"
         return _tail(self.folder / name)
+
+
+def worker_argv(master: tuple[str, int], locustfile: Path = LOCUSTFILE) -> list[str]:
+    """The command of a Locust worker joining ``master``: it takes the host, the scenario and its
+    share of the users from the master (see README, "Test your own system")."""
+    host, port = master
+    return [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker",
+            "--master-host", host, "--master-port", str(port)]  # fmt: skip

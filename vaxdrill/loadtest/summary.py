@@ -57,8 +57,13 @@ def cpu_saturation(rec: Recorder) -> dict[str, Any]:
     return {"cpu_saturated": bool(saturated), "saturated_processes": sorted(saturated), "cpu_peak_percent": peaks}
 
 
-def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool) -> ExitCode:
-    """The run's verdict: an abort outranks a failed SLO, which outranks a failed integrity check."""
+def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool, incomplete: bool = False) -> ExitCode:
+    """The run's verdict: an abort outranks a failed SLO, which outranks a failed integrity check.
+
+    ``incomplete`` (a worker lost, not accepted) outranks them all: with figures missing no verdict stands.
+    """
+    if incomplete:
+        return ExitCode.COULD_NOT_RUN
     if aborted:
         return ExitCode.ABORTED
     if not slos_passed:
@@ -69,16 +74,20 @@ def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool
 
 
 def build_summary(
-    raw: dict[str, Any], scenario: Scenario, locust_exit_code: int | None = None
+    raw: dict[str, Any], scenario: Scenario, locust_exit_code: int | None = None, allow_worker_loss: bool = False
 ) -> tuple[LoadTestSummary, list[slo_mod.SloResult]]:
-    """The summary (validated through its model) and the SLO results (for the end table)."""
+    """The summary (validated through its model) and the SLO results (for the end table).
+
+    A worker lost mid-run makes the run ``incomplete``: exit 3 unless ``allow_worker_loss``.
+    """
     rec = Recorder.from_json(raw["recorder"])
     duration = float(raw.get("duration_s") or 0.0)
     total = rec.total()
     results = slo_mod.evaluate(scenario.slos, rec, duration)
     integrity = raw.get("integrity")
     aborted = bool(raw.get("aborted"))
-    code = exit_code(all(r.passed for r in results), integrity, aborted)
+    lost = list(raw.get("workers_lost") or [])
+    code = exit_code(all(r.passed for r in results), integrity, aborted, bool(lost) and not allow_worker_loss)
     generator = cpu_saturation(rec)
     generator["cpu_saturated"] = generator["cpu_saturated"] or bool(raw.get("locust_cpu_warning"))
     generator["workers"] = int(raw.get("workers") or 0)
@@ -130,4 +139,8 @@ def build_summary(
     }
     if locust_exit_code is not None:
         summary["locust_exit_code"] = locust_exit_code
+    expected = int(raw.get("workers_expected") or 0)
+    if expected or raw.get("workers_seen"):
+        summary["workers"] = {"expected": expected, "seen": list(raw.get("workers_seen") or []), "lost": lost}
+    summary["incomplete"] = bool(lost)
     return LoadTestSummary.model_validate(summary), results

@@ -15,24 +15,36 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vaxdrill.cli.commands.loadtest import load_for_run, out, read_raw, run_locust, target
+from vaxdrill.cli.commands.loadtest import (
+    AllowHost,
+    HostOption,
+    allowed_hosts,
+    announce,
+    load_for_run,
+    out,
+    read_raw,
+    run_locust,
+    target,
+)
 from vaxdrill.core.documents import CapacityResult
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.units import format_duration
-from vaxdrill.loadtest.procs import LocustRun, require_loopback
+from vaxdrill.loadtest.procs import LocustRun
+from vaxdrill.loadtest.target import check_target
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def capacity(
         scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
-        host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        host: HostOption = None,
         out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
         ] = None,
+        allow_host: AllowHost = None,
     ) -> None:
         """Capacity search: open-model step ladder, bisection, USL fit, Little's law per step."""
         from vaxdrill.loadtest import plots
@@ -40,15 +52,17 @@ def register(app: typer.Typer) -> None:
         from vaxdrill.loadtest.shapes import ladder
 
         scenario = load_for_run(scenario_path)
+        allowed = allowed_hosts(scenario, allow_host)
         if host is not None:
-            require_loopback(host)
+            check_target(host, allowed)  # before anything starts: a refused host is sent nothing
         load = scenario.load or LoadProfile()
         plan = load.steps
         worst = (len(ladder(plan)) + plan.bisections) * plan.step_duration
         folder = RunFolder.create(scenario, "capacity", scenario.seed, out=out_dir)
-        with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+        with target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url:
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, mode="capacity",
                             time_limit=worst + 30)  # fmt: skip
+            announce(url, load, "capacity")
             code = run_locust(run, worst, f"{scenario.name}: capacity search on {url}")
         raw = read_raw(folder.path, run, code)
         cap: dict[str, Any] | None = raw.get("capacity")

@@ -1,8 +1,11 @@
 """``vaxdrill loadtest SCENARIO``: a launch-day load test with SLO gates, fault drills, integrity check.
 
 Without ``--host`` it starts the reference server (SQLite, seeded from the scenario) on a free
-loopback port, waits for ``/ready`` and stops it afterwards. Locust runs headless as its own
-process(es); this command never imports Locust. Exit codes: see :mod:`vaxdrill.loadtest.slo`.
+loopback port, waits for ``/ready`` and stops it afterwards. A ``--host`` outside this machine needs
+an opt-in (``--allow-host``, ``target.allow_hosts``), checked before anything starts. Locust runs
+headless as its own process(es): standalone, with ``--workers N`` on this machine, or with
+``--master`` as a master alone that workers elsewhere join (``vaxdrill worker``); this command never
+imports Locust. Exit codes: see :mod:`vaxdrill.loadtest.slo`; 3 also when a worker was lost.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.loadtest import slo as slo_mod
-from vaxdrill.loadtest.procs import LocustRun, require_loopback
+from vaxdrill.loadtest.procs import MASTER_PORT, LocustRun, parse_address
 from vaxdrill.loadtest.server_process import ServerProcess
+from vaxdrill.loadtest.target import check_target, planned_load
 
 out = Console(soft_wrap=True)
 
@@ -52,14 +56,40 @@ def parse_cli_duration(text: str | None) -> float | None:
     return seconds
 
 
+AllowHost = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        metavar="HOST",
+        help="Opt in to loading HOST, a host outside this machine (repeatable; or target.allow_hosts in the scenario).",
+    ),
+]
+HostOption = Annotated[
+    str | None,
+    typer.Option(help="URL of the system to load (outside this machine: needs --allow-host); default: start one."),
+]
+
+
+def allowed_hosts(scenario: Scenario, allow_host: list[str] | None) -> list[str]:
+    """The run's opt-ins: the scenario's ``target.allow_hosts`` and every ``--allow-host``."""
+    return [*scenario.target.allow_hosts, *(allow_host or [])]
+
+
 @contextlib.contextmanager
-def target(host: str | None, scenario_path: Path, folder: Path, server_args: list[str]) -> Iterator[str]:
-    """The URL to load: ``--host`` (loopback only) or a reference server started for this run."""
+def target(
+    host: str | None, scenario_path: Path, folder: Path, server_args: list[str], allow_hosts: list[str] | None = None
+) -> Iterator[str]:
+    """The URL to load: ``--host`` (checked: loopback or opted in) or a reference server started for this run."""
     if host is not None:
-        yield require_loopback(host)
+        yield check_target(host, allow_hosts or [])
         return
     with ServerProcess.for_run(scenario_path, folder, server_args) as server:
         yield server.url
+
+
+def announce(url: str, load: LoadProfile, mode: str = "loadtest") -> None:
+    """Say what is about to be loaded, and how hard, before the first request."""
+    out.print(f"target {url}: {planned_load(load, mode)}", highlight=False)
 
 
 def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
@@ -100,7 +130,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def loadtest(
         scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
-        host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        host: HostOption = None,
         duration: Annotated[str | None, typer.Option(help="Override load.duration, e.g. 30s.")] = None,
         workers: Annotated[int, typer.Option(min=0, max=64, help="Locust worker processes (0 = standalone).")] = 0,
         out_dir: Annotated[
@@ -116,6 +146,19 @@ def register(app: typer.Typer) -> None:
                 help="Replay the simulated day: an open-model arrival curve derived from the scenario's simulation.",
             ),
         ] = False,
+        allow_host: AllowHost = None,
+        master: Annotated[
+            bool, typer.Option("--master", help="Run Locust's master only; workers join with `vaxdrill worker`.")
+        ] = False,
+        expect_workers: Annotated[
+            int, typer.Option(min=1, max=1000, help="With --master: workers to wait for before starting.")
+        ] = 1,
+        bind: Annotated[
+            str, typer.Option(metavar="HOST:PORT", help="With --master: where the master listens for workers.")
+        ] = f"127.0.0.1:{MASTER_PORT}",
+        allow_worker_loss: Annotated[
+            bool, typer.Option("--allow-worker-loss", help="Accept a run that lost a worker (else exit 3).")
+        ] = False,
     ) -> None:
         """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary, report."""
         from vaxdrill.loadtest import plots
@@ -125,8 +168,12 @@ def register(app: typer.Typer) -> None:
 
         scenario = load_for_run(scenario_path)
         seconds = parse_cli_duration(duration)
+        allowed = allowed_hosts(scenario, allow_host)
         if host is not None:
-            require_loopback(host)
+            check_target(host, allowed)  # before anything starts: a refused host is sent nothing
+        if master and workers:
+            raise VaxdrillError("--master and --workers: choose one (--workers N starts N workers on this machine)")
+        master_at = parse_address(bind, "--bind") if master else None
         load = scenario.load or LoadProfile()
         run_seconds = seconds if seconds is not None else load.duration
         if load.shape == "steps":
@@ -138,13 +185,18 @@ def register(app: typer.Typer) -> None:
             scenario_path, scenario = _from_simulation(scenario, folder, seconds)
             load = scenario.load or load
             run_seconds = load.duration
-        with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+        with target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url:
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
-                            closed_users=closed, time_limit=run_seconds + 30)  # fmt: skip
+                            closed_users=closed, time_limit=run_seconds + 30, master=master_at,
+                            expect_workers=expect_workers)  # fmt: skip
+            if master_at is not None:
+                run.time_limit += run.workers_wait
+                _announce_master(master_at, expect_workers, url)
+            announce(url, load)
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
         raw = read_raw(folder.path, run, code)
-        document, results = build_summary(raw, scenario, locust_exit_code=code)
+        document, results = build_summary(raw, scenario, locust_exit_code=code, allow_worker_loss=allow_worker_loss)
         summary = document.to_json()
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
@@ -152,8 +204,24 @@ def register(app: typer.Typer) -> None:
         write_report(folder.path, scenario, summary)
         folder.finish(exit_code=document.exit_code, host=url)
         _report(document, results, folder.path)
+        if document.exit_code == ExitCode.COULD_NOT_RUN:
+            raise ProcessFailed(f"{_lost(document)}; the results are incomplete (--allow-worker-loss accepts them)")
         if document.exit_code != ExitCode.OK:
             raise SlosFailed(ExitCode(document.exit_code), _why(document))
+
+
+def _announce_master(at: tuple[str, int], expected: int, url: str) -> None:
+    host, port = at
+    out.print(
+        f"master listening on {host}:{port}; waiting for {expected} worker(s): vaxdrill worker {host}:{port} "
+        f"(each sends its load straight to {url})",
+        highlight=False,
+    )
+
+
+def _lost(summary: LoadTestSummary) -> str:
+    lost = summary.workers.lost if summary.workers else []
+    return "workers lost mid-run: " + ", ".join(f"{w.node} at {w.at_s:g}s ({w.reason})" for w in lost)
 
 
 def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | None) -> tuple[Path, Scenario]:
@@ -233,6 +301,11 @@ def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: 
         o = summary.open_model
         out.print(f"open model: {o.scheduled} arrivals, {o.started} started, {o.late} late, "
                   f"{o.dropped} dropped", highlight=False)  # fmt: skip
+    if summary.workers is not None:
+        w = summary.workers
+        out.print(f"workers: {len(w.seen)} joined of {w.expected} expected, {len(w.lost)} lost", highlight=False)
+        if w.lost:
+            out.print(f"[red]{_lost(summary)}[/]: their last seconds of figures are missing", highlight=False)
     if summary.generator.cpu_saturated:
         out.print("[yellow]warning[/] the load generator's CPU was saturated; latencies may include its own delay")
     out.print(f"results: {folder}", highlight=False)

@@ -132,6 +132,22 @@ class Generator(Part):
     worker_nodes: list[str]
 
 
+class WorkerLoss(Part):
+    """A worker lost mid-run: when (seconds after the start) and why."""
+
+    node: str
+    at_s: float
+    reason: str = Field(description="no heartbeat, left before the end, or no final report")
+
+
+class Workers(Part):
+    """The workers of a distributed run as the master saw them."""
+
+    expected: int = Field(description="Workers the master waited for (--expect-workers, --workers).")
+    seen: list[str] = Field(description="Every worker that joined.")
+    lost: list[WorkerLoss] = Field(description="Workers lost mid-run; their last seconds of figures are missing.")
+
+
 class LoadTestSummary(Document):
     """A load test's figures, SLO verdicts, faults, integrity check and exit code."""
 
@@ -160,3 +176,7 @@ class LoadTestSummary(Document):
     breached: list[str]
     exit_code: int
     locust_exit_code: int | None = Field(default=None, description="What the Locust process exited with.")
+    workers: Workers | None = Field(default=None, description="A distributed run's workers (none: one process).")
+    incomplete: bool = Field(
+        default=False, description="A worker was lost mid-run: figures are missing (exit 3 unless --allow-worker-loss)."
+    )
