@@ -103,7 +103,7 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
     ctx.t_start = time.time()
     ctx.recorder = Recorder(t0=ctx.t_start)
     ctx.recent = Recorder(t0=ctx.t_start)
-    ctx.sent = None
+    ctx.sent, ctx.tails = None, set()
     ctx.draining = ctx.aborted = ctx.capacity_done = False
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
@@ -111,6 +111,7 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
         # i.e. just before this event, not at init: the worker's share of the load is known only now.
         ctx.slot = runner.worker_index
         ctx.workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
+        workers.take_settings(ctx, environment)
     ctx.identities = IdentityPool(ctx.slot, ctx.run)
     pace = ctx.load.max_rps is not None and not isinstance(runner, MasterRunner)
     ctx.pacer = RatePacer(ctx.load.max_rps / ctx.workers) if ctx.load.max_rps and pace else None  # a share each

@@ -15,6 +15,7 @@ Options (each also read from its environment variable): ``--scenario`` (``VAXDRI
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,8 @@ def add_options(parser: Any) -> None:
         "--vaxdrill-mode", env_var="VAXDRILL_MODE", default="loadtest", choices=["loadtest", "capacity"]
     )
     parser.add_argument("--vaxdrill-run", env_var="VAXDRILL_RUN", default="", include_in_web_ui=False)
+    # Set by a master, never by hand: its settings, which reach each worker inside Locust's spawn message.
+    parser.add_argument("--vaxdrill-settings", default="", include_in_web_ui=False, help=argparse.SUPPRESS)
 
 
 @dataclass(frozen=True)
@@ -110,30 +113,22 @@ class RunSettings:
             run=option("vaxdrill_run", f"r{int(time.time()) % 1_000_000}"),
         )
 
-    def for_workers(self) -> dict[str, Any]:
-        """What a worker takes from its master: the scenario (sites resolved), the load as run, the drill
-        secrets (Locust sends a master's options to its workers anyway), the mode and the run's name.
-
-        The output folder stays the worker's own.
-        """
+    def for_workers(self) -> str:
+        """What a worker takes from its master, as JSON: the scenario (sites resolved), the load as run
+        (``--duration`` applied), the mode and the run's name. See :mod:`locustfiles.workers`."""
         scenario = self.scenario.model_dump(mode="json")
         scenario["sites_csv"], scenario["site_defaults"] = None, {}  # already resolved into `sites`
-        return {
-            "scenario": scenario,
-            "load": self.load.model_dump(mode="json"),
-            "secrets": {"drill_otp": self.secrets.drill_otp, "staff_secret": self.secrets.staff_secret,
-                        "admin_token": self.secrets.admin_token},
-            "mode": self.mode,
-            "run": self.run,
-        }  # fmt: skip
+        data = {"scenario": scenario, "load": self.load.model_dump(mode="json"), "mode": self.mode, "run": self.run}
+        return json.dumps(data, separators=(",", ":"))
 
-    def from_master(self, data: Mapping[str, Any]) -> RunSettings:
-        """These settings with the master's scenario, load, secrets, mode and run name (:meth:`for_workers`)."""
+    def from_master(self, text: str, secrets: DrillSecrets) -> RunSettings:
+        """These settings with the master's (:meth:`for_workers`) and its ``secrets``; the output folder stays."""
+        data = json.loads(text)
         return replace(
             self,
             scenario=Scenario.model_validate(data["scenario"]),
             load=LoadProfile.model_validate(data["load"]),
-            secrets=DrillSecrets(**data["secrets"]) if data.get("secrets") else self.secrets,
+            secrets=secrets,
             mode="capacity" if data.get("mode") == "capacity" else "loadtest",
             run=str(data.get("run") or self.run),
         )
@@ -179,6 +174,7 @@ class RunContext:
     workers_seen: dict[str, float] = field(default_factory=dict)  # node -> when it joined
     workers_lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> when and why
     sent: Recorder | None = None
+    tails: set[str] = field(default_factory=set)  # workers whose last figures reached the master
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
     open_accounts: dict[str, dict[str, float]] = field(default_factory=dict)
     greenlets: list[gevent.Greenlet] = field(default_factory=list)

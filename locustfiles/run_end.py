@@ -23,7 +23,7 @@ from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunne
 
 from locustfiles.run_context import RunContext
 from locustfiles.vaccinator import flush_outboxes
-from locustfiles.workers import lose
+from locustfiles.workers import collect_tails, lose
 from vaxdrill.core.errors import ExitCode
 from vaxdrill.core.results import write_json
 from vaxdrill.loadtest import slo as slo_mod
@@ -87,6 +87,7 @@ def on_stopping(ctx: RunContext, environment: Environment, **_: Any) -> None:
             log.error("vaxdrill: no final report from workers %s; their doses are missing", sorted(missing))
         for node in missing:
             lose(ctx, node, "no final report")
+        collect_tails(ctx, expected & set(ctx.finals))
     elif isinstance(runner, LocalRunner):
         ctx.finals["local"] = drain(ctx)
 

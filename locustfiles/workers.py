@@ -1,14 +1,19 @@
 """Master and workers of one run: settings handed to workers, their last figures, workers lost.
 
-- **Settings.** When a worker connects, the master sends it ``vaxdrill_settings``: the scenario (sites
+- **Settings.** The master puts its settings in its option ``--vaxdrill-settings``: the scenario (sites
   resolved), the load as run (``--duration`` applied), the mode and the run's name
-  (:meth:`~locustfiles.run_context.RunSettings.for_workers`). A worker therefore needs no scenario
-  file; its secrets and output folder stay its own. Locust delivers messages in order, so the
-  settings arrive before the spawn message that starts the test.
-- **The tail.** At ``test_stop`` a worker sends ``vaxdrill_tail`` (what it recorded since its last
-  report) before Locust's ``client_stopped``; the master has merged every worker's requests by the
-  time its own ``test_stop`` fires. A worker with an output folder then writes ``worker-<index>.json``:
-  everything it sent to the master (to check the master's merge, or to audit one machine).
+  (:meth:`~locustfiles.run_context.RunSettings.for_workers`). Locust copies a master's options into
+  the spawn message that starts the test on a worker (a custom message sent on connection could
+  arrive before the worker's ``init`` registered its handler), so at ``test_start`` every worker,
+  late joiners too, runs the master's scenario with the master's drill secrets. A worker therefore
+  needs no scenario file; only its output folder stays its own.
+- **The tail.** Once the workers' final reports are in (:mod:`locustfiles.run_end`), the master sends
+  ``vaxdrill_stop``: each worker stops its users at once and, at its ``test_stop``, sends
+  ``vaxdrill_tail`` (what it recorded since its final report: the requests still in flight at the
+  drain); the master waits for every tail, so it holds every request a worker sent, however Locust
+  then shuts down (a headless master quits 0.5 s after telling its workers). A worker with an output
+  folder then writes ``worker-<index>.json``: everything it sent to the master (to check the master's
+  merge, or to audit one machine).
 - **Losses.** Once a second the master looks at its workers: one Locust marks ``missing`` (no
   heartbeat for about 3 s) or one that leaves before the end is lost; so is one whose final report
   never comes (:mod:`locustfiles.run_end`). Losses go to ``drill-raw.json`` and make the run incomplete.
@@ -27,21 +32,41 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from locustfiles.run_context import RunContext
 from vaxdrill.core.results import write_json
+from vaxdrill.core.secrets import DrillSecrets
 
 log = logging.getLogger("vaxdrill")
 
 WATCH_EVERY_S = 1.0
+TAIL_WAIT_S = 10.0
 
 
 def install(ctx: RunContext, environment: Environment) -> None:
     """Register the master's or the worker's side (nothing for a standalone process)."""
     runner = environment.runner
     if isinstance(runner, MasterRunner):
+        if environment.parsed_options is not None:
+            environment.parsed_options.vaxdrill_settings = ctx.settings.for_workers()
         environment.events.worker_connect.add_listener(partial(_joined, ctx))
         runner.register_message("vaxdrill_tail", partial(_on_tail, ctx))
     elif isinstance(runner, WorkerRunner):
-        runner.register_message("vaxdrill_settings", partial(_on_settings, ctx))
         environment.events.test_stop.add_listener(partial(_send_tail, ctx))
+        runner.register_message("vaxdrill_stop", partial(_on_stop, ctx), concurrent=True)
+
+
+def take_settings(ctx: RunContext, environment: Environment) -> None:
+    """A worker at ``test_start``: run the master's settings, which came with the spawn message."""
+    options = environment.parsed_options
+    text = str(getattr(options, "vaxdrill_settings", "") or "")
+    if not text:
+        log.error("vaxdrill: no settings from the master (not a vaxdrill master?); running this worker's own scenario")
+        return
+    secrets = DrillSecrets(
+        drill_otp=str(getattr(options, "drill_otp", "") or ctx.secrets.drill_otp),
+        staff_secret=str(getattr(options, "staff_secret", "") or ctx.secrets.staff_secret),
+        admin_token=str(getattr(options, "admin_token", "") or ctx.secrets.admin_token),
+    )
+    ctx.settings = ctx.settings.from_master(text, secrets)
+    log.info("vaxdrill: scenario %s from the master (run %s)", ctx.scenario.name, ctx.run)
 
 
 def lose(ctx: RunContext, node: str, reason: str) -> None:
@@ -69,23 +94,37 @@ def watch(ctx: RunContext) -> None:
                 lose(ctx, node, "left before the end")
 
 
+def collect_tails(ctx: RunContext, nodes: set[str]) -> None:
+    """The master, after the final reports: stop the workers' users and wait for their last figures."""
+    env = ctx.environment
+    if env is None or not isinstance(env.runner, MasterRunner) or not nodes:
+        return
+    for node in nodes:
+        env.runner.send_message("vaxdrill_stop", None, node)
+    deadline = time.time() + TAIL_WAIT_S
+    while not nodes <= ctx.tails and time.time() < deadline:
+        gevent.sleep(0.05)
+    if nodes - ctx.tails:
+        log.warning("vaxdrill: no last figures from workers %s (requests after their final report)", nodes - ctx.tails)
+
+
+def _on_stop(ctx: RunContext, environment: Environment, msg: Any, **_: Any) -> None:
+    """A worker, told by the master once its final report is in: stop the users now (fires test_stop)."""
+    if environment.runner is not None:
+        environment.stop_timeout = 0  # the run is over: no grace for journeys under way
+        environment.runner.stop()
+
+
 def _joined(ctx: RunContext, client_id: str, **_: Any) -> None:
     ctx.workers_seen.setdefault(client_id, time.time())
     ctx.workers_lost.pop(client_id, None)  # it is back (Locust lets a missing worker heal)
-    env = ctx.environment
-    if env is not None and isinstance(env.runner, MasterRunner):
-        env.runner.send_message("vaxdrill_settings", ctx.settings.for_workers(), client_id)
-
-
-def _on_settings(ctx: RunContext, environment: Environment, msg: Any, **_: Any) -> None:
-    ctx.settings = ctx.settings.from_master(msg.data)
-    log.info("vaxdrill: scenario %s from the master (run %s)", ctx.scenario.name, ctx.run)
 
 
 def _on_tail(ctx: RunContext, environment: Environment, msg: Any, **_: Any) -> None:
     delta = msg.data.get("recorder")
     if delta:
         ctx.recorder.merge_delta(delta)
+    ctx.tails.add(msg.node_id)
 
 
 def _send_tail(ctx: RunContext, environment: Environment, **_: Any) -> None:
