@@ -68,7 +68,9 @@ class ServerProcess:
         self._out: IO[bytes] | None = None
 
     @classmethod
-    def for_run(cls, scenario: Path, folder: Path, extra_args: Sequence[str] = ()) -> ServerProcess:
+    def for_run(
+        cls, scenario: Path, folder: Path, extra_args: Sequence[str] = (), address: str = "127.0.0.1"
+    ) -> ServerProcess:
         """The server a load test starts: seeded from ``scenario``, database and log in ``folder``,
         and the drill's OTP, staff secret and admin token (which the Locust users know)."""
         return cls(
@@ -77,6 +79,7 @@ class ServerProcess:
             *DRILL_SECRETS.server_args(),
             *extra_args,
             log=folder / "server.log",
+            address=address,
         )  # fmt: skip
 
     @property
