@@ -52,7 +52,8 @@ def scenario(tmp_path: Path, name: str, body: str) -> Path:
 
 def vaxdrill(*args: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "vaxdrill", *args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        cmd = [sys.executable, "-m", "vaxdrill", *args]
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 class Cluster:
@@ -183,7 +184,8 @@ load:
     with ServerProcess.for_run(seed, tmp_path, address="127.0.0.2") as server:
         assert server.url.startswith("http://127.0.0.2:")
         result = subprocess.run(
-            [sys.executable, "-m", "vaxdrill", "loadtest", str(path), "--host", server.url, "--out", str(tmp_path / "r")],
+            [sys.executable, "-m", "vaxdrill", "loadtest", str(path), "--host", server.url,
+             "--out", str(tmp_path / "r")],
             capture_output=True, text=True, cwd=ROOT, timeout=120,
         )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

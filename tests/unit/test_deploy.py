@@ -80,7 +80,8 @@ def test_kubernetes_master_service_and_workers_agree() -> None:
     assert check_args(worker_args)["master"] == worker_args[1]
     assert parse_address(worker_args[1], "worker") == (service["metadata"]["name"], svc_port["port"])
     assert workers["spec"]["replicas"] == int(option(args, "--expect-workers"))
-    assert workers["spec"]["selector"]["matchLabels"].items() <= workers["spec"]["template"]["metadata"]["labels"].items()
+    pod_labels = workers["spec"]["template"]["metadata"]["labels"]
+    assert workers["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert job["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == "vaxdrill-scenario"
 
 
