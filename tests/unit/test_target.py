@@ -98,3 +98,24 @@ def test_master_addresses() -> None:
 def test_a_lost_worker_outranks_every_verdict() -> None:
     assert exit_code(False, {"passed": False}, True, incomplete=True) == ExitCode.COULD_NOT_RUN
     assert exit_code(True, None, False, incomplete=False) == ExitCode.OK
+
+
+def test_a_lost_worker_makes_the_summary_incomplete_unless_accepted() -> None:
+    from vaxdrill.loadtest.recorder import Recorder
+    from vaxdrill.loadtest.summary import build_summary
+
+    rec = Recorder(t0=0.0)
+    rec.request("states", 12.0, False, now=0.5)
+    lost = [{"node": "w2", "at_s": 9.0, "reason": "no heartbeat"}]
+    raw = {"recorder": rec.to_json(), "duration_s": 10.0, "workers_expected": 2, "workers_seen": ["w1", "w2"],
+           "workers_lost": lost}  # fmt: skip
+    scenario = Scenario.model_validate({"name": "s"})
+    summary, _ = build_summary(raw, scenario)
+    assert summary.incomplete and summary.exit_code == ExitCode.COULD_NOT_RUN
+    assert summary.workers is not None and summary.workers.lost[0].node == "w2" and summary.workers.expected == 2
+    accepted, _ = build_summary(raw, scenario, allow_worker_loss=True)
+    assert accepted.incomplete and accepted.exit_code == ExitCode.OK
+    whole, _ = build_summary({**raw, "workers_lost": []}, scenario)
+    assert not whole.incomplete and whole.exit_code == ExitCode.OK and whole.to_json()["workers"]["lost"] == []
+    alone, _ = build_summary({"recorder": rec.to_json(), "duration_s": 10.0}, scenario)
+    assert alone.workers is None and "workers" not in alone.to_json()

@@ -173,6 +173,8 @@ def register(app: typer.Typer) -> None:
             check_target(host, allowed)  # before anything starts: a refused host is sent nothing
         if master and workers:
             raise VaxdrillError("--master and --workers: choose one (--workers N starts N workers on this machine)")
+        if not master and (expect_workers != 1 or bind != f"127.0.0.1:{MASTER_PORT}"):
+            raise VaxdrillError("--expect-workers and --bind go with --master")
         master_at = parse_address(bind, "--bind") if master else None
         load = scenario.load or LoadProfile()
         run_seconds = seconds if seconds is not None else load.duration
@@ -193,6 +195,9 @@ def register(app: typer.Typer) -> None:
             if master_at is not None:
                 run.time_limit += run.workers_wait
                 _announce_master(master_at, expect_workers, url)
+                if host is None:
+                    out.print("[yellow]note[/] the reference server started for this run listens on 127.0.0.1: "
+                              "only workers on this machine reach it; give --host for workers elsewhere")  # fmt: skip
             announce(url, load)
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}")
         raw = read_raw(folder.path, run, code)
