@@ -113,8 +113,8 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
         ctx.workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
         workers.take_settings(ctx, environment)
     ctx.identities = IdentityPool(ctx.slot, ctx.run)
-    pace = ctx.load.max_rps is not None and not isinstance(runner, MasterRunner)
-    ctx.pacer = RatePacer(ctx.load.max_rps / ctx.workers) if ctx.load.max_rps and pace else None  # a share each
+    cap = ctx.load.max_rps  # each process that sends requests paces its share of the cap
+    ctx.pacer = RatePacer(cap / ctx.workers) if cap and not isinstance(runner, MasterRunner) else None
     ctx.greenlets.append(gevent.spawn(_sampler, ctx))
     if not isinstance(runner, MasterRunner):
         _start_gates(ctx)

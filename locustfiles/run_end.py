@@ -3,7 +3,9 @@
 At ``test_stopping`` a standalone process drains itself; a master sends ``vaxdrill_drain`` to every
 worker and waits (up to 30 s) for each ``vaxdrill_final`` (its last recorder delta, its ledger and
 open-model accounts), so the doses of every worker reach the integrity check before Locust stops
-the users. At ``quitting`` the master (or standalone process) prints the SLO table, runs the
+the users; then it has the workers stop their users and waits for their last figures
+(:func:`locustfiles.workers.collect_tails`); a worker that never reports is lost. At ``quitting``
+the master (or standalone process) prints the SLO table, runs the
 integrity check against the server's admin API, writes ``drill-raw.json`` and sets Locust's exit
 code (3 a worker was lost, 99 SLO failed, 98 integrity failed, 97 aborted).
 """
