@@ -54,7 +54,7 @@ class ServerProcess:
         address: str = "127.0.0.1",
     ) -> None:
         if any(arg == "--host" or arg.startswith("--host=") for arg in serve_args):
-            raise ValueError("ServerProcess listens on `address`; do not pass --host")
+            raise ValueError("ServerProcess listens on 127.0.0.1 or its `address` (127.0.0.0/8); do not pass --host")
         if ipaddress.ip_address(address) not in ipaddress.ip_network("127.0.0.0/8"):
             raise ValueError(f"ServerProcess listens only on 127.0.0.0/8, not {address}")
         self.address = address
