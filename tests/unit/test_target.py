@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vaxdrill.core.errors import ExitCode, HostNotAllowed, VaxdrillError
+from vaxdrill.core.errors import ExitCode, HostNotAllowed, LoopbackError, VaxdrillError
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
-from vaxdrill.loadtest.procs import parse_address
+from vaxdrill.loadtest.procs import parse_address, require_loopback
 from vaxdrill.loadtest.summary import exit_code
 from vaxdrill.loadtest.target import RatePacer, check_target, planned_load
 
@@ -84,6 +84,14 @@ def test_the_pacer_lets_at_most_rate_times_time_plus_one_requests_through() -> N
     assert waits[0] == 0.0 and waits[1] == pytest.approx(0.05)
     idle = RatePacer(rate=5.0)
     assert idle.reserve(0.0) == 0.0 and idle.reserve(10.0) == 0.0  # a free line costs nothing
+
+
+def test_a_control_address_stays_on_this_machine_whatever_the_opt_ins() -> None:
+    assert require_loopback("http://127.0.0.2:8474/", "--toxiproxy") == "http://127.0.0.2:8474"
+    assert require_loopback("http://[::1]:9") == "http://[::1]:9"
+    for url in ("http://10.0.0.5:8000", "https://cowin.gov.in", "127.0.0.1:8000", "http://0.0.0.0:80"):
+        with pytest.raises(LoopbackError, match=r"loopback|expected a URL"):
+            require_loopback(url)
 
 
 def test_master_addresses() -> None:

@@ -15,6 +15,7 @@ Hierarchy::
     │       └── ProfileError       a server profile (or the run folder it comes from) is not valid
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
     ├── HostNotAllowed             ``--host`` is outside this machine and not opted in (``--allow-host``)
+    ├── LoopbackError              an address that must be on this machine is not (not the target's)
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
     ├── ArrivalCurveError          the scenario cannot give an arrival curve
     ├── RunError                   vaxdrill could not carry the run out           exit 3 (COULD_NOT_RUN)
@@ -107,6 +108,10 @@ class FaultFileError(VaxdrillError):
 
 class HostNotAllowed(VaxdrillError):
     """``--host`` names a host outside this machine (127.0.0.0/8, ::1) that no opt-in allows."""
+
+
+class LoopbackError(VaxdrillError):
+    """An address that must be on this machine whatever the opt-ins (a control API) is not."""
 
 
 class SimulationError(VaxdrillError):

@@ -8,7 +8,8 @@ or a master alone (``master``) that waits for workers started elsewhere with :fu
 (``vaxdrill worker``). Which hosts may be loaded is :mod:`vaxdrill.loadtest.target`'s business.
 
 Errors (:mod:`vaxdrill.core.errors`): :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when the
-server or Locust fails to start or finish; a malformed ``HOST:PORT`` is a user error (exit 2).
+server or Locust fails to start or finish; a malformed ``HOST:PORT`` is a user error (exit 2), and so
+is (:class:`~vaxdrill.core.errors.LoopbackError`) a control address off this machine.
 """
 
 from __future__ import annotations
@@ -23,12 +24,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from vaxdrill.core.errors import ProcessFailed, VaxdrillError
+from vaxdrill.core.errors import LoopbackError, ProcessFailed, VaxdrillError
 from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.loadtest.target import is_local
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
 MASTER_PORT = 5557  # Locust's default master port
+
+
+def require_loopback(url: str, option: str = "--host") -> str:
+    """Return ``url`` without a trailing slash if its host is on this machine, else raise :class:`LoopbackError`.
+
+    For addresses that stay local whatever the opt-ins (a control API); the target of a load test is
+    checked by :func:`vaxdrill.loadtest.target.check_target` instead.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LoopbackError(f"{option} {url!r}: expected a URL such as http://127.0.0.1:8000")
+    if not is_local(parts.hostname):
+        raise LoopbackError(
+            f"{option} {url!r}: {parts.hostname} is not a loopback address (127.0.0.0/8, ::1 or localhost)"
+        )
+    return url.rstrip("/")
 
 
 def parse_address(text: str, option: str, default_port: int = MASTER_PORT) -> tuple[str, int]:
