@@ -12,6 +12,7 @@ from locust import FastHttpUser
 
 from locustfiles.api_call import Answer, call
 from locustfiles.extensions import preflight
+from locustfiles.open_model import pace_requests
 from locustfiles.run_context import RunContext, context
 from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.loadtest.retry import RetryBudget
@@ -37,6 +38,7 @@ class DrillUser(FastHttpUser):
         self.budget = RetryBudget(ratio=ctx.load.retry.budget)
         self.network_timeout = ctx.load.request_timeout
         self.connection_timeout = min(ctx.load.request_timeout, 5.0)
+        pace_requests(self.client, ctx)
 
     def wait_time(self) -> float:
         if self.gate_name in self.ctx.gates:

@@ -6,7 +6,8 @@ environment, sets the user classes' weights from the scenario's mix, gives Locus
 and registers the run's listeners on ``environment.events``:
 
 - each request is recorded at full precision in a :class:`~vaxdrill.loadtest.recorder.Recorder`;
-- a worker sends its deltas to the master with ``report_to_master``; the master merges them;
+- a worker sends its deltas to the master with ``report_to_master``; the master merges them; the
+  master hands workers their settings and watches for lost ones (:mod:`locustfiles.workers`);
 - before the load (a headless master or standalone process): the plan printed, the fault plan
   checked against the target (exit 2), each user class's pre-flight (exit 3,
   :mod:`locustfiles.preflight`);
@@ -40,7 +41,7 @@ from locust import TaskSet, User
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from locustfiles import network_faults, run_end
+from locustfiles import network_faults, run_end, workers
 from locustfiles.capacity_search import run_search
 from locustfiles.drill_user import DrillUser
 from locustfiles.extensions import context_of
@@ -52,6 +53,7 @@ from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_plan_error
 from vaxdrill.loadtest.recorder import Recorder
 from vaxdrill.loadtest.shapes import rate_function
+from vaxdrill.loadtest.target import RatePacer
 from vaxdrill.loadtest.testdata import IdentityPool
 
 log = logging.getLogger("vaxdrill")
@@ -76,7 +78,8 @@ def install(environment: Environment) -> RunContext:
         ctx.user_weights = {u.__name__: int(u.weight) for u in environment.user_classes}
         for user_class in environment.user_classes:
             _gate_tasks(user_class)
-    environment.user_classes[:] = [u for u in environment.user_classes if u.weight > 0 or u.fixed_count > 0]
+    if not isinstance(environment.runner, WorkerRunner):  # a worker runs the classes its master sends
+        environment.user_classes[:] = [u for u in environment.user_classes if u.weight > 0 or u.fixed_count > 0]
     shape = None if ctx.settings.shape_from_cli and ctx.mode != "capacity" else shape_for(ctx)
     if shape is not None:
         shape.runner = environment.runner
@@ -100,6 +103,7 @@ def install(environment: Environment) -> RunContext:
     elif isinstance(runner, WorkerRunner):
         ctx.node = runner.client_id
         runner.register_message("vaxdrill_drain", partial(run_end.on_drain, ctx), concurrent=True)
+    workers.install(ctx, environment)
     if not isinstance(runner, WorkerRunner) and getattr(environment.parsed_options, "headless", False):
         before_load(ctx, environment)
     return ctx
@@ -205,7 +209,7 @@ def _on_request(ctx: RunContext, name: str, response_time: float, exception: Any
 
 
 def _report(ctx: RunContext, client_id: str, data: dict[str, Any]) -> None:
-    data["vaxdrill"] = ctx.recorder.take_delta()
+    data["vaxdrill"] = ctx.worker_delta()
 
 
 def _merge(ctx: RunContext, client_id: str, data: dict[str, Any]) -> None:
@@ -220,6 +224,7 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
     ctx.t_start = time.time()
     ctx.recorder = Recorder(t0=ctx.t_start)
     ctx.recent = Recorder(t0=ctx.t_start)
+    ctx.sent, ctx.tails = None, set()
     ctx.draining = ctx.aborted = ctx.capacity_done = False
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
@@ -227,10 +232,15 @@ def _start(ctx: RunContext, environment: Environment, **_: Any) -> None:
         # i.e. just before this event, not at init: the worker's share of the load is known only now.
         ctx.slot = runner.worker_index
         ctx.workers = max(int(getattr(environment.parsed_options, "expect_workers", 1) or 1), 1)
+        workers.take_settings(ctx, environment)
     ctx.identities = IdentityPool(ctx.slot, ctx.run)
+    cap = ctx.load.max_rps  # each process that sends requests paces its share of the cap
+    ctx.pacer = RatePacer(cap / ctx.workers) if cap and not isinstance(runner, MasterRunner) else None
     ctx.greenlets.append(gevent.spawn(_sampler, ctx))
     if not isinstance(runner, MasterRunner):
         _start_gates(ctx)
+    if isinstance(runner, MasterRunner):
+        ctx.greenlets.append(gevent.spawn(workers.watch, ctx))
     if not isinstance(runner, WorkerRunner):
         if ctx.settings.faults:
             ctx.greenlets.append(gevent.spawn(_apply_faults, ctx))

@@ -7,6 +7,8 @@ arrivals wait: the wait is recorded as ``start_delay``, an arrival that waited l
 ``drop_after`` is dropped and counted. A slow server therefore shows up as late and dropped
 iterations instead of silently lowering the load (coordinated omission).
 
+:func:`pace_requests` holds requests to the run's cap (``load.max_rps``, a share per worker).
+
 Shapes: :class:`LaunchDayShape` (closed), :class:`StepShape` and :class:`OpenModelShape` (open;
 they only keep the pool of users alive, the gates set the pace). :func:`shape_for` picks one for
 the run; :func:`locustfiles.lifecycle.install` gives it to Locust.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 import numpy as np
@@ -105,6 +108,25 @@ class ArrivalGate:
         self.ctx.count("dropped", left)
         self.queue.put(None)
         self._producer.kill(block=False)
+
+
+def pace_requests(client: Any, ctx: RunContext) -> None:
+    """Hold each request of ``client`` (a Locust HTTP session) until its slot under ``load.max_rps``.
+
+    The cap is the generator's own choice, so the wait happens before Locust starts timing the
+    request; in the open model an arrival held here shows in ``iteration_from_schedule``.
+    """
+    send = client.request
+
+    def paced(*args: Any, **kwargs: Any) -> Any:
+        pacer = ctx.pacer
+        if pacer is not None:
+            wait = pacer.reserve(time.monotonic())
+            if wait > 0:
+                gevent.sleep(wait)
+        return send(*args, **kwargs)
+
+    client.request = paced
 
 
 class DrillShape(LoadTestShape):

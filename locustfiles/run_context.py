@@ -17,9 +17,10 @@ Options (each also read from its environment variable): ``--scenario`` (``VAXDRI
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +35,7 @@ from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.secrets import DRILL_SECRETS, ENV_VARS, DrillSecrets
 from vaxdrill.loadtest.recorder import Recorder
+from vaxdrill.loadtest.target import RatePacer
 from vaxdrill.loadtest.testdata import IdentityPool
 
 if TYPE_CHECKING:
@@ -70,6 +72,8 @@ def add_options(parser: Any) -> None:
         "--faults", env_var="VAXDRILL_FAULTS", action="store_true", default=False,
         help="inject the scenario's fault plan (needs a target with the fault API)",
     )  # fmt: skip
+    # Set by a master, never by hand: its settings, which reach each worker inside Locust's spawn message.
+    parser.add_argument("--vaxdrill-settings", default="", include_in_web_ui=False, help=argparse.SUPPRESS)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,26 @@ class RunSettings:
             admin_host=environ.get("VAXDRILL_ADMIN_HOST") or None,
         )
 
+    def for_workers(self) -> str:
+        """What a worker takes from its master, as JSON: the scenario (sites resolved), the load as run
+        (``--duration`` applied), the mode and the run's name. See :mod:`locustfiles.workers`."""
+        scenario = self.scenario.model_dump(mode="json")
+        scenario["sites_csv"], scenario["site_defaults"] = None, {}  # already resolved into `sites`
+        data = {"scenario": scenario, "load": self.load.model_dump(mode="json"), "mode": self.mode, "run": self.run}
+        return json.dumps(data, separators=(",", ":"))
+
+    def from_master(self, text: str, secrets: DrillSecrets) -> RunSettings:
+        """These settings with the master's (:meth:`for_workers`) and its ``secrets``; the output folder stays."""
+        data = json.loads(text)
+        return replace(
+            self,
+            scenario=Scenario.model_validate(data["scenario"]),
+            load=LoadProfile.model_validate(data["load"]),
+            secrets=secrets,
+            mode="capacity" if data.get("mode") == "capacity" else "loadtest",
+            run=str(data.get("run") or self.run),
+        )
+
 
 @dataclass
 class RunContext:
@@ -159,6 +183,12 @@ class RunContext:
     capacity_done: bool = False
     capacity: dict[str, Any] | None = None
     faults_applied: list[dict[str, Any]] = field(default_factory=list)
+    pacer: RatePacer | None = None  # this process's share of `load.max_rps`
+    # Workers: the master's view of who joined and who was lost; a worker's record of what it sent.
+    workers_seen: dict[str, float] = field(default_factory=dict)  # node -> when it joined
+    workers_lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> when and why
+    sent: Recorder | None = None
+    tails: set[str] = field(default_factory=set)  # workers whose last figures reached the master
     finals: dict[str, dict[str, Any]] = field(default_factory=dict)
     open_accounts: dict[str, dict[str, float]] = field(default_factory=dict)
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
@@ -210,6 +240,14 @@ class RunContext:
             self.recent.request(name, response_time, failed, now)
         if self.step is not None:
             self.step.request(name, response_time, failed, now)
+
+    def worker_delta(self) -> dict[str, Any]:
+        """A worker: what it recorded since its last report, for the master; kept in :attr:`sent` too."""
+        delta = self.recorder.take_delta()
+        if self.sent is None:
+            self.sent = Recorder(t0=self.recorder.t0)
+        self.sent.merge_delta(delta)
+        return delta
 
     def rng(self, *key: int) -> np.random.Generator:
         """A seeded stream for (worker slot, key...): same seed, same draws."""

@@ -3,10 +3,12 @@
 At ``test_stopping`` a standalone process drains itself; a master sends ``vaxdrill_drain`` to every
 worker and waits (up to 30 s) for each ``vaxdrill_final`` (its last recorder delta, its ledger and
 open-model accounts), so the doses of every worker reach the integrity check before Locust stops
-the users. At ``quitting`` the master (or standalone process) prints the SLO table, runs the
-integrity check (the built-in pack: against the server's admin API; a plain locustfile: its
-verifier from :mod:`vaxdrill.locust`, else "not checked"), writes ``drill-raw.json`` and sets
-Locust's exit code (3 every request failed, 97 aborted, 99 SLO failed, 98 integrity failed).
+the users; then it has the workers stop their users and waits for their last figures
+(:func:`locustfiles.workers.collect_tails`); a worker that never reports is lost. At ``quitting``
+the master (or standalone process) prints the SLO table, runs the integrity check (the built-in
+pack: against the server's admin API; a plain locustfile: its verifier from :mod:`vaxdrill.locust`,
+else "not checked"), writes ``drill-raw.json`` and sets Locust's exit code (3 a worker was lost or
+every request failed, 97 aborted, 99 SLO failed, 98 integrity failed).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import Any
 import gevent
 import requests
 from locust.env import Environment
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, LocalRunner, MasterRunner, WorkerRunner
 
 from locustfiles.extensions import verifiers
 from locustfiles.run_context import RunContext
 from locustfiles.vaccinator import flush_outboxes
+from locustfiles.workers import collect_tails, lose
 from vaxdrill.core.errors import ExitCode
 from vaxdrill.core.results import write_json
 from vaxdrill.loadtest import slo as slo_mod
@@ -49,7 +52,7 @@ def drain(ctx: RunContext) -> dict[str, Any]:
         ctx.open_accounts[name] = gate.account.as_json()
     return {
         "node": ctx.node,
-        "recorder": ctx.recorder.take_delta() if ctx.is_worker else None,
+        "recorder": ctx.worker_delta() if ctx.is_worker else None,
         "ledger": ctx.ledger,
         "open": dict(ctx.open_accounts),
     }
@@ -77,7 +80,7 @@ def on_stopping(ctx: RunContext, environment: Environment, **_: Any) -> None:
         return
     if isinstance(runner, MasterRunner):
         ctx.draining = True
-        expected = {c.id for c in runner.clients.all}
+        expected = {c.id for c in runner.clients.all if c.state != STATE_MISSING}  # a missing one is lost
         for client_id in expected:
             runner.send_message("vaxdrill_drain", None, client_id)
         deadline = time.time() + DRAIN_WAIT_S
@@ -86,6 +89,9 @@ def on_stopping(ctx: RunContext, environment: Environment, **_: Any) -> None:
         missing = expected - set(ctx.finals)
         if missing:
             log.error("vaxdrill: no final report from workers %s; their doses are missing", sorted(missing))
+        for node in missing:
+            lose(ctx, node, "no final report")
+        collect_tails(ctx, expected & set(ctx.finals))
     elif isinstance(runner, LocalRunner):
         ctx.finals["local"] = drain(ctx)
 
@@ -118,7 +124,11 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
             f"{integrity.get('duplicated')} duplicated)\n"
         )
     code = None
-    if ctx.could_not_run:
+    if ctx.workers_lost:  # figures are missing: no verdict stands (`vaxdrill loadtest --allow-worker-loss`)
+        lost = ", ".join(w["node"] for w in ctx.workers_lost.values())
+        sys.stderr.write(f"vaxdrill: workers lost mid-run ({lost}); the results are incomplete\n")
+        code = ExitCode.COULD_NOT_RUN
+    elif ctx.could_not_run:
         code = ExitCode.COULD_NOT_RUN
     elif ctx.aborted:
         code = ExitCode.ABORTED
@@ -142,6 +152,9 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
                 "duration_s": duration,
                 "workers": len(ctx.finals) if ctx.is_master else 0,
                 "worker_nodes": sorted(ctx.finals),
+                "workers_expected": _expected_workers(environment) if ctx.is_master else 0,
+                "workers_seen": sorted(ctx.workers_seen),
+                "workers_lost": sorted(ctx.workers_lost.values(), key=lambda w: (w["at_s"], w["node"])),
                 "recorder": ctx.recorder.to_json(),
                 "ledger": ledger,
                 "open": {k: dict(v) for k, v in opens.items()},
@@ -158,6 +171,10 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
                 "exit_code": code or 0,
             },
         )
+
+
+def _expected_workers(environment: Environment) -> int:
+    return int(getattr(environment.parsed_options, "expect_workers", 0) or 0)
 
 
 def integrity_check(ctx: RunContext, ledger: list[dict[str, Any]]) -> dict[str, Any] | None:

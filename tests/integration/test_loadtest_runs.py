@@ -92,7 +92,7 @@ def test_a_run_meeting_its_slos_exits_0_and_a_breaching_run_exits_99(tmp_path: P
 def test_host_outside_loopback_is_refused(tmp_path: Path) -> None:
     path = scenario(tmp_path, "refused", OPEN_LOAD)
     result = vaxdrill("loadtest", str(path), "--host", "http://192.0.2.10:8000", timeout=30)
-    assert result.returncode == 2 and "not a loopback address" in result.stderr
+    assert result.returncode == 2 and "--allow-host 192.0.2.10" in result.stderr
     assert "Traceback" not in result.stderr
 
 

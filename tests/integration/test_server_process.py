@@ -35,3 +35,6 @@ def test_a_server_that_exits_early_is_reported_with_its_log(tmp_path: Path) -> N
 def test_host_is_always_loopback() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
         ServerProcess("--host", "0.0.0.0")
+    with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):
+        ServerProcess(address="192.0.2.1")
+    assert ServerProcess(address="127.0.0.2").url.startswith("http://127.0.0.2:")

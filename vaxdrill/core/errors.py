@@ -15,7 +15,8 @@ Hierarchy::
     │       └── ProfileError       a server profile (or the run folder it comes from) is not valid
     ├── ProxyConfigError           ``vaxdrill proxy``: a bad ``--config`` file or an address it cannot bind
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
-    ├── LoopbackError              ``--host`` is not a loopback address
+    ├── HostNotAllowed             ``--host`` is outside this machine and not opted in (``--allow-host``)
+    ├── LoopbackError              an address that must be on this machine is not (not the target's)
     ├── FaultPlanError             the scenario plans faults the target offers no fault API for
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
     ├── ArrivalCurveError          the scenario cannot give an arrival curve
@@ -112,8 +113,12 @@ class FaultFileError(VaxdrillError):
     """The ``--faults`` file of ``vaxdrill serve`` cannot be read or is not a list of faults."""
 
 
+class HostNotAllowed(VaxdrillError):
+    """``--host`` names a host outside this machine (127.0.0.0/8, ::1) that no opt-in allows."""
+
+
 class LoopbackError(VaxdrillError):
-    """``--host`` names an address outside this machine; vaxdrill only loads loopback."""
+    """An address that must be on this machine whatever the opt-ins (a control API) is not."""
 
 
 class FaultPlanError(VaxdrillError):

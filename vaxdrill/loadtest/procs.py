@@ -1,16 +1,19 @@
-"""Processes a load test starts: Locust (master, workers), loopback only; the server is in server_process.
+"""Processes a load test starts: Locust (master, workers); the server is in server_process.
 
 Locust monkey-patches the standard library with gevent, so it always runs as its own process
 (``python -m locust``); this module only starts and watches processes and never imports it.
 
-Errors (:mod:`vaxdrill.core.errors`): :class:`~vaxdrill.core.errors.LoopbackError` (exit 2) for a
-``--host`` that is not a loopback address; :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when
-the server or Locust fails to start or finish.
+Three ways to run Locust: standalone; a master with ``workers`` worker processes on this machine;
+or a master alone (``master``) that waits for workers started elsewhere with :func:`worker_argv`
+(``vaxdrill worker``). Which hosts may be loaded is :mod:`vaxdrill.loadtest.target`'s business.
+
+Errors (:mod:`vaxdrill.core.errors`): :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when the
+server or Locust fails to start or finish; a malformed ``HOST:PORT`` is a user error (exit 2), and so
+is (:class:`~vaxdrill.core.errors.LoopbackError`) a control address off this machine.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import signal
@@ -21,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from vaxdrill.core.errors import LoopbackError, ProcessFailed
+from vaxdrill.core.errors import LoopbackError, ProcessFailed, VaxdrillError
 from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.loadtest.target import is_local
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"  # the built-in pack: the Co-WIN journeys
 RUNNER = ROOT / "locustfiles" / "vaxdrill_runner.py"  # vaxdrill's machinery for a plain locustfile
+MASTER_PORT = 5557  # Locust's default master port
 
 
 def locustfile_arg(locustfile: Path | None) -> str:
@@ -37,27 +42,37 @@ def locustfile_arg(locustfile: Path | None) -> str:
 
 
 def require_loopback(url: str, option: str = "--host") -> str:
-    """Return ``url`` without a trailing slash if its host is a loopback address, else raise."""
+    """Return ``url`` without a trailing slash if its host is on this machine, else raise :class:`LoopbackError`.
+
+    For addresses that stay local whatever the opt-ins (a control API); the target of a load test is
+    checked by :func:`vaxdrill.loadtest.target.check_target` instead.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LoopbackError(f"{option} {url!r}: expected a URL such as http://127.0.0.1:8000")
-    host = parts.hostname
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
+    if not is_local(parts.hostname):
         raise LoopbackError(
-            f"{option} {url!r}: {host} is not a loopback address; vaxdrill sends load only to this machine "
-            "(127.0.0.1, ::1 or localhost)"
+            f"{option} {url!r}: {parts.hostname} is not a loopback address (127.0.0.0/8, ::1 or localhost)"
         )
     return url.rstrip("/")
 
 
-def free_port() -> int:
-    """A port the OS says is free on 127.0.0.1 (others run servers on this machine too)."""
+def parse_address(text: str, option: str, default_port: int = MASTER_PORT) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``, or ``[v6]:PORT``) of a Locust master, else a one-line error."""
+    parts = urlsplit(f"//{text.strip()}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or (port is not None and port <= 0) or parts.path:
+        raise VaxdrillError(f"{option} {text!r}: expected HOST:PORT such as 127.0.0.1:{MASTER_PORT}")
+    return host, port if port is not None else default_port
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port the OS says is free on ``address`` (others run servers on this machine too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((address, 0))
         return int(sock.getsockname()[1])
 
 
@@ -83,6 +98,9 @@ class LocustRun:
     faults: bool = False  # inject the scenario's fault plan (--faults)
     time_limit: float = 600.0
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the proxy of network faults
+    master: tuple[str, int] | None = None  # a master alone, bound here, for workers started elsewhere
+    expect_workers: int = 1  # with `master`: the workers it waits for
+    workers_wait: float = 120.0  # with `master`: how long it waits for them (seconds)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -116,7 +134,13 @@ class LocustRun:
             main += ["--users", str(self.closed_users[0]), "--spawn-rate", f"{self.closed_users[1]:g}",
                      "--run-time", f"{math.ceil(self.duration or 0)}s"]  # fmt: skip
         env = self.env()
-        if self.workers > 0:
+        if self.master is not None:
+            host, port = self.master
+            main += ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                     "--expect-workers", str(self.expect_workers),
+                     "--expect-workers-max-wait", f"{self.workers_wait:g}"]  # fmt: skip
+            self.procs.append(self._spawn(main, env, "locust-master.log"))
+        elif self.workers > 0:
             port = free_port()
             main += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                      "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]  # fmt: skip
@@ -167,5 +191,14 @@ class LocustRun:
                 proc.wait()
 
     def log_tail(self) -> str:
-        name = "locust-master.log" if self.workers else "locust.log"
+        name = "locust-master.log" if self.workers or self.master else "locust.log"
         return _tail(self.folder / name)
+
+
+def worker_argv(master: tuple[str, int], locustfile: Path | None = None) -> list[str]:
+    """The command of a Locust worker joining ``master``: it takes the host, the scenario and its
+    share of the users from the master (see README, "Test your own system"). ``locustfile``: a plain
+    one, run with vaxdrill's machinery; ``None``: the built-in pack."""
+    host, port = master
+    return [sys.executable, "-m", "locust", "-f", locustfile_arg(locustfile), "--worker",
+            "--master-host", host, "--master-port", str(port)]  # fmt: skip

@@ -1,6 +1,7 @@
 """The reference server (``vaxdrill serve``) as a child process on a free loopback port.
 
-One launcher for load tests, the test suite and the benchmarks. Only 127.0.0.1: drills and tests
+One launcher for load tests, the test suite and the benchmarks. Only 127.0.0.0/8 (127.0.0.1 unless
+``address`` says another, e.g. 127.0.0.2 to test a target other than the usual one): drills and tests
 never send traffic anywhere else.
 
 Errors: :class:`~vaxdrill.core.errors.ProcessFailed` (exit 3) when the server exits early or is
@@ -10,6 +11,7 @@ not ready in time; the message ends with the tail of its log.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import subprocess
@@ -49,9 +51,13 @@ class ServerProcess:
         port: int = 0,
         ready_timeout: float = 30.0,
         stop_timeout: float = 10.0,
+        address: str = "127.0.0.1",
     ) -> None:
         if any(arg == "--host" or arg.startswith("--host=") for arg in serve_args):
-            raise ValueError("ServerProcess always listens on 127.0.0.1; do not pass --host")
+            raise ValueError("ServerProcess listens on 127.0.0.1 or its `address` (127.0.0.0/8); do not pass --host")
+        if ipaddress.ip_address(address) not in ipaddress.ip_network("127.0.0.0/8"):
+            raise ValueError(f"ServerProcess listens only on 127.0.0.0/8, not {address}")
+        self.address = address
         self.serve_args = serve_args
         self.workers = workers
         self.log = log
@@ -62,7 +68,9 @@ class ServerProcess:
         self._out: IO[bytes] | None = None
 
     @classmethod
-    def for_run(cls, scenario: Path, folder: Path, extra_args: Sequence[str] = ()) -> ServerProcess:
+    def for_run(
+        cls, scenario: Path, folder: Path, extra_args: Sequence[str] = (), address: str = "127.0.0.1"
+    ) -> ServerProcess:
         """The server a load test starts: seeded from ``scenario``, database and log in ``folder``,
         and the drill's OTP, staff secret and admin token (which the Locust users know)."""
         return cls(
@@ -71,18 +79,19 @@ class ServerProcess:
             *DRILL_SECRETS.server_args(),
             *extra_args,
             log=folder / "server.log",
+            address=address,
         )  # fmt: skip
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     def start(self) -> ServerProcess:
         """Start the server and wait until every worker is ready; raise ProcessFailed if it is not."""
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(self.address)
         cmd = [
             sys.executable, "-m", "vaxdrill", "serve",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            "--host", self.address, "--port", str(self.port), "--workers", str(self.workers),
             *self.serve_args,
         ]  # fmt: skip
         # Held open while the server runs (closed by stop), so the log can be read back at any time.

@@ -58,11 +58,16 @@ def cpu_saturation(rec: Recorder) -> dict[str, Any]:
 
 
 def exit_code(
-    slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool, could_not_run: bool = False
+    slos_passed: bool,
+    integrity: dict[str, Any] | None,
+    aborted: bool,
+    could_not_run: bool = False,
+    incomplete: bool = False,
 ) -> ExitCode:
-    """The run's verdict: a run that could not go on (every request failing) outranks an abort, which
-    outranks a failed SLO, which outranks a failed integrity check."""
-    if could_not_run:
+    """The run's verdict: a run that could not go on (every request failing, or a worker lost and not
+    accepted: figures missing) outranks an abort, which outranks a failed SLO, which outranks a failed
+    integrity check."""
+    if could_not_run or incomplete:
         return ExitCode.COULD_NOT_RUN
     if aborted:
         return ExitCode.ABORTED
@@ -74,16 +79,23 @@ def exit_code(
 
 
 def build_summary(
-    raw: dict[str, Any], scenario: Scenario, locust_exit_code: int | None = None
+    raw: dict[str, Any], scenario: Scenario, locust_exit_code: int | None = None, allow_worker_loss: bool = False
 ) -> tuple[LoadTestSummary, list[slo_mod.SloResult]]:
-    """The summary (validated through its model) and the SLO results (for the end table)."""
+    """The summary (validated through its model) and the SLO results (for the end table).
+
+    A worker lost mid-run makes the run ``incomplete``: exit 3 unless ``allow_worker_loss``.
+    """
     rec = Recorder.from_json(raw["recorder"])
     duration = float(raw.get("duration_s") or 0.0)
     total = rec.total()
     results = slo_mod.evaluate(scenario.slos, rec, duration)
     integrity = raw.get("integrity")
     aborted = bool(raw.get("aborted"))
-    code = exit_code(all(r.passed for r in results), integrity, aborted, bool(raw.get("could_not_run")))
+    lost = list(raw.get("workers_lost") or [])
+    code = exit_code(
+        all(r.passed for r in results), integrity, aborted, bool(raw.get("could_not_run")),
+        bool(lost) and not allow_worker_loss,
+    )  # fmt: skip
     generator = cpu_saturation(rec)
     generator["cpu_saturated"] = generator["cpu_saturated"] or bool(raw.get("locust_cpu_warning"))
     generator["workers"] = int(raw.get("workers") or 0)
@@ -138,4 +150,8 @@ def build_summary(
     }
     if locust_exit_code is not None:
         summary["locust_exit_code"] = locust_exit_code
+    expected = int(raw.get("workers_expected") or 0)
+    if expected or raw.get("workers_seen"):
+        summary["workers"] = {"expected": expected, "seen": list(raw.get("workers_seen") or []), "lost": lost}
+    summary["incomplete"] = bool(lost)
     return LoadTestSummary.model_validate(summary), results

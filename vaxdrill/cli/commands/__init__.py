@@ -10,7 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.cli.commands import capacity, compare, drill, loadtest, profile, proxy, serve, simulate
+    from vaxdrill.cli.commands import capacity, compare, drill, loadtest, profile, proxy, serve, simulate, worker
 
     simulate.register(app)
     serve.register(app)
@@ -20,3 +20,4 @@ def register(app: typer.Typer) -> None:
     drill.register(app)
     compare.register(app)
     proxy.register(app)
+    worker.register(app)

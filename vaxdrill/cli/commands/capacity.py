@@ -16,6 +16,10 @@ import typer
 from rich.table import Table
 
 from vaxdrill.cli.commands.loadtest import (
+    AllowHost,
+    HostOption,
+    allowed_hosts,
+    announce,
     check_fault_plan,
     load_for_run,
     locustfile_for,
@@ -29,14 +33,15 @@ from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.units import format_duration
-from vaxdrill.loadtest.procs import LocustRun, require_loopback
+from vaxdrill.loadtest.procs import LocustRun
+from vaxdrill.loadtest.target import check_target
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def capacity(
         scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
-        host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        host: HostOption = None,
         locustfile: Annotated[
             Path | None,
             typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
@@ -45,6 +50,7 @@ def register(app: typer.Typer) -> None:
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
         ] = None,
+        allow_host: AllowHost = None,
     ) -> None:
         """Capacity search: open-model step ladder, bisection, USL fit, Little's law per step."""
         from vaxdrill.loadtest import plots
@@ -52,17 +58,19 @@ def register(app: typer.Typer) -> None:
         from vaxdrill.loadtest.shapes import ladder
 
         scenario = load_for_run(scenario_path)
+        allowed = allowed_hosts(scenario, allow_host)
         if host is not None:
-            require_loopback(host)
+            check_target(host, allowed)  # before anything starts: a refused host is sent nothing
         user_file = locustfile_for(scenario, scenario_path, locustfile, host)
         load = scenario.load or LoadProfile()
         plan = load.steps
         worst = (len(ladder(plan)) + plan.bisections) * plan.step_duration
         folder = RunFolder.create(scenario, "capacity", scenario.seed, out=out_dir)
-        with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
+        with target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url:
             check_fault_plan(scenario, url)
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, mode="capacity",
                             time_limit=worst + 30, locustfile=user_file, faults=bool(scenario.faults))  # fmt: skip
+            announce(url, load, "capacity")
             code = run_locust(run, worst, f"{scenario.name}: capacity search on {url}")
         raw = read_raw(folder.path, run, code)
         cap: dict[str, Any] | None = raw.get("capacity")

@@ -1,12 +1,16 @@
 """``vaxdrill loadtest SCENARIO``: a launch-day load test with SLO gates, fault drills, integrity check.
 
 Without ``--host`` it starts the reference server (SQLite, seeded from the scenario) on a free
-loopback port, waits for ``/ready`` and stops it afterwards. Locust runs headless as its own
-process(es); this command never imports Locust. Exit codes: see :mod:`vaxdrill.loadtest.slo`.
+loopback port, waits for ``/ready`` and stops it afterwards. A ``--host`` outside this machine needs
+an opt-in (``--allow-host``, ``target.allow_hosts``), checked before anything starts. Locust runs
+headless as its own process(es): standalone, with ``--workers N`` on this machine, or with
+``--master`` as a master alone that workers elsewhere join (``vaxdrill worker``); this command never
+imports Locust. Exit codes: see :mod:`vaxdrill.loadtest.slo`; 3 also when a worker was lost.
 
 ``-f LOCUSTFILE`` (or ``load.locustfile``) runs a plain locustfile instead of the built-in Co-WIN
 journeys, with the same machinery (:mod:`locustfiles.vaxdrill_runner`). A fault plan is checked
-against the target before any load: only a target with the fault API takes it (else exit 2).
+against the target before any load: only a target with the fault API takes server faults (else
+exit 2); network faults go through the proxy (``--toxiproxy``).
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ from vaxdrill.core.secrets import DRILL_SECRETS
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faults import fault_plan_error
 from vaxdrill.loadtest.network_faults import network_faults
-from vaxdrill.loadtest.procs import LocustRun, require_loopback
+from vaxdrill.loadtest.procs import MASTER_PORT, LocustRun, parse_address, require_loopback
 from vaxdrill.loadtest.server_process import ServerProcess
+from vaxdrill.loadtest.target import check_target, planned_load
 from vaxdrill.loadtest.toxiproxy import Hop, route
 
 out = Console(soft_wrap=True)
@@ -99,11 +104,32 @@ def check_fault_plan(scenario: Scenario, url: str) -> None:
             raise FaultPlanError(problem)
 
 
+AllowHost = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        metavar="HOST",
+        help="Opt in to loading HOST, a host outside this machine (repeatable; or target.allow_hosts in the scenario).",
+    ),
+]
+HostOption = Annotated[
+    str | None,
+    typer.Option(help="URL of the system to load (outside this machine: needs --allow-host); default: start one."),
+]
+
+
+def allowed_hosts(scenario: Scenario, allow_host: list[str] | None) -> list[str]:
+    """The run's opt-ins: the scenario's ``target.allow_hosts`` and every ``--allow-host``."""
+    return [*scenario.target.allow_hosts, *(allow_host or [])]
+
+
 @contextlib.contextmanager
-def target(host: str | None, scenario_path: Path, folder: Path, server_args: list[str]) -> Iterator[str]:
-    """The URL to load: ``--host`` (loopback only) or a reference server started for this run."""
+def target(
+    host: str | None, scenario_path: Path, folder: Path, server_args: list[str], allow_hosts: list[str] | None = None
+) -> Iterator[str]:
+    """The URL to load: ``--host`` (checked: loopback or opted in) or a reference server started for this run."""
     if host is not None:
-        yield require_loopback(host)
+        yield check_target(host, allow_hosts or [])
         return
     with ServerProcess.for_run(scenario_path, folder, server_args) as server:
         yield server.url
@@ -120,6 +146,11 @@ def network_route(url: str, toxiproxy: str | None, scenario: Scenario, folder: P
         where = toxiproxy or f"vaxdrill proxy {hop.api} (log {folder / 'proxy.log'})"
         out.print(f"network faults: load goes through {hop.url} -> {url}, toxics via {where}", highlight=False)
         yield hop
+
+
+def announce(url: str, load: LoadProfile, mode: str = "loadtest") -> None:
+    """Say what is about to be loaded, and how hard, before the first request."""
+    out.print(f"target {url}: {planned_load(load, mode)}", highlight=False)
 
 
 def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
@@ -165,7 +196,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def loadtest(
         scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
-        host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
+        host: HostOption = None,
         locustfile: Annotated[
             Path | None,
             typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
@@ -192,6 +223,19 @@ def register(app: typer.Typer) -> None:
                 help="Replay the simulated day: an open-model arrival curve derived from the scenario's simulation.",
             ),
         ] = False,
+        allow_host: AllowHost = None,
+        master: Annotated[
+            bool, typer.Option("--master", help="Run Locust's master only; workers join with `vaxdrill worker`.")
+        ] = False,
+        expect_workers: Annotated[
+            int, typer.Option(min=1, max=1000, help="With --master: workers to wait for before starting.")
+        ] = 1,
+        bind: Annotated[
+            str, typer.Option(metavar="HOST:PORT", help="With --master: where the master listens for workers.")
+        ] = f"127.0.0.1:{MASTER_PORT}",
+        allow_worker_loss: Annotated[
+            bool, typer.Option("--allow-worker-loss", help="Accept a run that lost a worker (else exit 3).")
+        ] = False,
     ) -> None:
         """Launch-day load test: Locust journeys, SLO gates, fault drills, integrity check, summary, report."""
         from vaxdrill.loadtest import plots
@@ -201,11 +245,17 @@ def register(app: typer.Typer) -> None:
 
         scenario = load_for_run(scenario_path)
         seconds = parse_cli_duration(duration)
+        allowed = allowed_hosts(scenario, allow_host)
         if host is not None:
-            require_loopback(host)
+            check_target(host, allowed)  # before anything starts: a refused host is sent nothing
         if toxiproxy is not None:
             require_loopback(toxiproxy, "--toxiproxy")
         user_file = locustfile_for(scenario, scenario_path, locustfile, host)
+        if master and workers:
+            raise VaxdrillError("--master and --workers: choose one (--workers N starts N workers on this machine)")
+        if not master and (expect_workers != 1 or bind != f"127.0.0.1:{MASTER_PORT}"):
+            raise VaxdrillError("--expect-workers and --bind go with --master")
+        master_at = parse_address(bind, "--bind") if master else None
         load = scenario.load or LoadProfile()
         run_seconds = seconds if seconds is not None else load.duration
         if load.shape == "steps":
@@ -218,7 +268,7 @@ def register(app: typer.Typer) -> None:
             load = scenario.load or load
             run_seconds = load.duration
         with (
-            target(host, scenario_path, folder.path, list(server_arg or [])) as url,
+            target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url,
             network_route(url, toxiproxy, scenario, folder.path) as hop,
         ):
             check_fault_plan(scenario, url)
@@ -226,11 +276,19 @@ def register(app: typer.Typer) -> None:
             run = LocustRun(host=hop.url if hop else url, scenario=scenario_path, folder=folder.path, workers=workers,
                             duration=run_seconds, closed_users=closed, time_limit=run_seconds + 30,
                             locustfile=user_file, faults=bool(scenario.faults),
-                            extra_env=hop.environ() if hop else {})  # fmt: skip
+                            extra_env=hop.environ() if hop else {}, master=master_at,
+                            expect_workers=expect_workers)  # fmt: skip
+            if master_at is not None:
+                run.time_limit += run.workers_wait
+                _announce_master(master_at, expect_workers, url)
+                if host is None:
+                    out.print("[yellow]note[/] the reference server started for this run listens on 127.0.0.1: "
+                              "only workers on this machine reach it; give --host for workers elsewhere")  # fmt: skip
+            announce(url, load)
             via = f" through the proxy {hop.url}" if hop else ""
             code = run_locust(run, run_seconds, f"{scenario.name}: {load.shape} load on {url}{via}")
         raw = read_raw(folder.path, run, code)
-        document, results = build_summary(raw, scenario, locust_exit_code=code)
+        document, results = build_summary(raw, scenario, locust_exit_code=code, allow_worker_loss=allow_worker_loss)
         summary = document.to_json()
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
@@ -240,8 +298,24 @@ def register(app: typer.Typer) -> None:
         _report(document, results, folder.path)
         if document.could_not_run:
             raise PreflightFailed(f"{document.could_not_run} (results: {folder.path})")
+        if document.exit_code == ExitCode.COULD_NOT_RUN:
+            raise ProcessFailed(f"{_lost(document)}; the results are incomplete (--allow-worker-loss accepts them)")
         if document.exit_code != ExitCode.OK:
             raise SlosFailed(ExitCode(document.exit_code), _why(document))
+
+
+def _announce_master(at: tuple[str, int], expected: int, url: str) -> None:
+    host, port = at
+    out.print(
+        f"master listening on {host}:{port}; waiting for {expected} worker(s): vaxdrill worker {host}:{port} "
+        f"(each sends its load straight to {url})",
+        highlight=False,
+    )
+
+
+def _lost(summary: LoadTestSummary) -> str:
+    lost = summary.workers.lost if summary.workers else []
+    return "workers lost mid-run: " + ", ".join(f"{w.node} at {w.at_s:g}s ({w.reason})" for w in lost)
 
 
 def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | None) -> tuple[Path, Scenario]:
@@ -324,6 +398,11 @@ def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: 
         o = summary.open_model
         out.print(f"open model: {o.scheduled} arrivals, {o.started} started, {o.late} late, "
                   f"{o.dropped} dropped", highlight=False)  # fmt: skip
+    if summary.workers is not None:
+        w = summary.workers
+        out.print(f"workers: {len(w.seen)} joined of {w.expected} expected, {len(w.lost)} lost", highlight=False)
+        if w.lost:
+            out.print(f"[red]{_lost(summary)}[/]: their last seconds of figures are missing", highlight=False)
     if summary.generator.cpu_saturated:
         out.print("[yellow]warning[/] the load generator's CPU was saturated; latencies may include its own delay")
     out.print(f"results: {folder}", highlight=False)

@@ -149,6 +149,22 @@ class Generator(Part):
     worker_nodes: list[str]
 
 
+class WorkerLoss(Part):
+    """A worker lost mid-run: when (seconds after the start) and why."""
+
+    node: str
+    at_s: float
+    reason: str = Field(description="no heartbeat, left before the end, or no final report")
+
+
+class Workers(Part):
+    """The workers of a distributed run as the master saw them."""
+
+    expected: int = Field(description="Workers the master waited for (--expect-workers, --workers).")
+    seen: list[str] = Field(description="Every worker that joined.")
+    lost: list[WorkerLoss] = Field(description="Workers lost mid-run; their last seconds of figures are missing.")
+
+
 class LoadTestSummary(Document):
     """A load test's figures, SLO verdicts, faults, integrity check and exit code."""
 
@@ -182,3 +198,7 @@ class LoadTestSummary(Document):
     )
     counters: dict[str, float] = Field(default_factory=dict, description="The machinery's and a locustfile's counters.")
     could_not_run: str | None = Field(default=None, description="Why the run stopped with exit 3.")
+    workers: Workers | None = Field(default=None, description="A distributed run's workers (none: one process).")
+    incomplete: bool = Field(
+        default=False, description="A worker was lost mid-run: figures are missing (exit 3 unless --allow-worker-loss)."
+    )

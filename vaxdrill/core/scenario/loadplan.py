@@ -140,6 +140,11 @@ class LoadProfile(Strict):
         description="A plain Locust file to run instead of the built-in Co-WIN journeys, relative to the "
         "scenario file (`vaxdrill loadtest -f` overrides it).",
     )
+    max_rps: float | None = Field(
+        None,
+        gt=0,
+        description="Cap on requests per second across all workers (each worker paces its share); none = no cap.",
+    )
     curve: list[tuple[float, float]] | None = Field(
         None,
         description="Open-model arrival curve: [[load-test second, journeys per second], ...], interpolated "
@@ -157,6 +162,16 @@ class LoadProfile(Strict):
             if any(rate < 0 for _, rate in self.curve):
                 raise ValueError("curve rates must not be negative")
         return self
+
+
+class Target(Strict):
+    """Where a load test may send its requests besides this machine."""
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts outside this machine (127.0.0.0/8, ::1) that `--host` may name, by the exact name "
+        "in the URL (no DNS lookup), e.g. [staging.example.org]. Same as `--allow-host`.",
+    )
 
 
 class Slo(Strict):

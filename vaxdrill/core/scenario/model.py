@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
-from vaxdrill.core.scenario.loadplan import Fault, LoadProfile, Slo
+from vaxdrill.core.scenario.loadplan import Fault, LoadProfile, Slo, Target
 from vaxdrill.core.scenario.policies import Policy
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Server, Sms
@@ -42,6 +42,7 @@ class Scenario(Strict):
     load: LoadProfile | None = None
     slos: list[Slo] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
+    target: Target = Field(default_factory=Target, description="Hosts a load test may reach beyond this machine.")
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
