@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from vaxdrill.core.errors import LoopbackError, ProcessFailed
 from vaxdrill.core.secrets import DRILL_SECRETS
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
+ROOT = Path(__file__).resolve().parent.parent.parent  # where the installed packages are (site-packages or a checkout)
+LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"  # `vaxdrill locustfile` prints it, for plain Locust
 
 
 def require_loopback(url: str) -> str:
@@ -74,6 +74,11 @@ class LocustRun:
     time_limit: float = 600.0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Locust runs in the run's folder: every path it is given must not depend on where we started.
+        self.scenario = self.scenario.resolve()
+        self.folder = self.folder.resolve()
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -116,7 +121,7 @@ class LocustRun:
 
     def _spawn(self, cmd: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
         with (self.folder / log).open("wb") as out:
-            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.folder, env=env)
 
     @property
     def main(self) -> subprocess.Popen[bytes]:

@@ -10,7 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.cli.commands import capacity, compare, drill, loadtest, profile, serve, simulate
+    from vaxdrill.cli.commands import capacity, compare, drill, examples, loadtest, profile, serve, simulate
 
     simulate.register(app)
     serve.register(app)
@@ -19,3 +19,4 @@ def register(app: typer.Typer) -> None:
     profile.register(app)
     drill.register(app)
     compare.register(app)
+    examples.register(app)

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from vaxdrill.cli.commands.loadtest import load_for_run, out, read_raw, run_locust, target
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.documents import CapacityResult
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
@@ -27,7 +28,7 @@ from vaxdrill.loadtest.procs import LocustRun, require_loopback
 def register(app: typer.Typer) -> None:
     @app.command()
     def capacity(
-        scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+        scenario_path: ScenarioArg,
         host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
         out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
         server_arg: Annotated[

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from vaxdrill.cli.drill import FINDINGS, Phase, check, measured_scenario, plain, read_phase_document, run_phase
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.documents import DrillSummary, LoadTestSummary, ServerProfileDocument, SimulationSummary
 from vaxdrill.core.errors import BrowserUnavailable, DrillFailed, ExitCode, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
@@ -33,7 +34,7 @@ def _vaxdrill(*args: str) -> list[str]:
 
 
 def drill(
-    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+    scenario_path: ScenarioArg,
     replications: Annotated[
         int | None,
         typer.Option("--replications", "-n", min=1, help="Simulation replications (default: min(20, the scenario's))."),

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.documents import LoadTestSummary
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
@@ -99,7 +100,7 @@ def slo_table(results: list[slo_mod.SloResult]) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command()
     def loadtest(
-        scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+        scenario_path: ScenarioArg,
         host: Annotated[str | None, typer.Option(help="Loopback URL of a running server; default: start one.")] = None,
         duration: Annotated[str | None, typer.Option(help="Override load.duration, e.g. 30s.")] = None,
         workers: Annotated[int, typer.Option(min=0, max=64, help="Locust worker processes (0 = standalone).")] = 0,
