@@ -91,7 +91,8 @@ class RunSettings:
             return str(value) if value else default
 
         # A file (against Locust's folder) or a shipped scenario's name, as on vaxdrill's command line.
-        scenario = load_scenario(resolve_scenario(option("scenario", environ.get("VAXDRILL_SCENARIO", str(DEFAULT_SCENARIO)))))
+        given = option("scenario", environ.get("VAXDRILL_SCENARIO", str(DEFAULT_SCENARIO)))
+        scenario = load_scenario(resolve_scenario(given))
         load = scenario.load or LoadProfile()
         duration = environ.get("VAXDRILL_DURATION")  # `vaxdrill loadtest --duration` (seconds)
         if duration:

@@ -23,11 +23,11 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from vaxdrill.cli.paths import SCENARIO_HELP, absolute_db_url, user_path
-from vaxdrill.core.shipped import resolve_scenario
 from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.shipped import resolve_scenario
 
 out = Console(stderr=True, soft_wrap=True)
 
@@ -64,7 +64,9 @@ def serve(
     faults: Annotated[Path | None, typer.Option(help="YAML list of faults to inject, `at` counted from start.")] = None,
     seed_data: Annotated[
         Path | None,
-        typer.Option(help=f"Scenario whose sites seed states, centres, sessions. {SCENARIO_HELP}", parser=resolve_scenario),
+        typer.Option(
+            help=f"Scenario whose sites seed states, centres, sessions. {SCENARIO_HELP}", parser=resolve_scenario
+        ),
     ] = None,
     drill_otp: Annotated[
         str | None, typer.Option(help="Drill mode: OTPs derived from mobile + this secret (off by default).")
