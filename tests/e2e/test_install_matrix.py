@@ -8,9 +8,9 @@ never run and the checkout is not importable from the wheel's environment. Each 
 its working folder set to the case's folder.
 
 ``validate`` runs in all 8 combinations; the costlier commands in a half fraction of the 2x2x2 design
-(each pair of factors seen in every combination), and capacity and the drill (the longest) in the two
-that matter most: ``make demo`` (editable,
-root, relative) and a new user's first run (wheel, elsewhere, relative).
+(each pair of factors seen in every combination), capacity and the drill (the longest) in the two that
+matter most: ``make demo`` (editable, root, relative) and a new user's first run (wheel, elsewhere,
+relative).
 """
 
 from __future__ import annotations
