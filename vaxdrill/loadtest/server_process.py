@@ -80,8 +80,9 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start the server and wait until every worker is ready; raise ProcessFailed if it is not."""
         self.port = self.port or free_port()
+        # -P: the current folder is not put on sys.path, so a folder named like a package cannot shadow the install.
         cmd = [
-            sys.executable, "-m", "vaxdrill", "serve",
+            sys.executable, "-P", "-m", "vaxdrill", "serve",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
             *self.serve_args,
         ]  # fmt: skip

@@ -30,7 +30,8 @@ out = Console(soft_wrap=True)
 
 
 def _vaxdrill(*args: str) -> list[str]:
-    return [sys.executable, "-m", "vaxdrill", *args]
+    # -P: the current folder is not put on sys.path; each phase runs the installed vaxdrill.
+    return [sys.executable, "-P", "-m", "vaxdrill", *args]
 
 
 def drill(
