@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from vaxdrill.core.errors import LoopbackError, ProcessFailed
 from vaxdrill.core.secrets import DRILL_SECRETS
 
-ROOT = Path(__file__).resolve().parent.parent.parent  # where the installed packages are (site-packages or a checkout)
-LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"  # `vaxdrill locustfile` prints it, for plain Locust
+ROOT = Path(__file__).resolve().parent.parent.parent
+LOCUSTFILE = ROOT / "locustfiles" / "launch_day.py"
 
 
 def require_loopback(url: str) -> str:
