@@ -34,6 +34,7 @@ from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.secrets import DRILL_SECRETS, ENV_VARS, DrillSecrets
+from vaxdrill.core.shipped import resolve_scenario, shipped_dir
 from vaxdrill.loadtest.recorder import Recorder
 from vaxdrill.loadtest.target import RatePacer
 from vaxdrill.loadtest.testdata import IdentityPool
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
     from locustfiles.open_model import ArrivalGate
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "raigad-2021-01-16.yaml"
+DEFAULT_SCENARIO = shipped_dir() / "raigad-2021-01-16.yaml"  # shipped: found from a wheel and a checkout alike
 DEFAULT_HOST = "http://127.0.0.1:8000"
 Mode = Literal["loadtest", "capacity"]
 _ATTRIBUTE = "vaxdrill_context"  # where the context hangs on its Environment
@@ -102,7 +103,9 @@ class RunSettings:
             value = getattr(options, name, None) if options is not None else None
             return str(value) if value else default
 
-        scenario = load_scenario(Path(option("scenario", environ.get("VAXDRILL_SCENARIO", str(DEFAULT_SCENARIO)))))
+        # A file (against Locust's folder) or a shipped scenario's name, as on vaxdrill's command line.
+        given = option("scenario", environ.get("VAXDRILL_SCENARIO", str(DEFAULT_SCENARIO)))
+        scenario = load_scenario(resolve_scenario(given))
         load = scenario.load or LoadProfile()
         duration = environ.get("VAXDRILL_DURATION")  # `vaxdrill loadtest --duration` (seconds)
         if duration:

@@ -16,8 +16,10 @@ from rich.console import Console
 
 from vaxdrill.core.documents import DOCUMENTS, json_schema, schema_file_name
 from vaxdrill.core.errors import ExitCode, ScenarioError, VaxdrillError
+from vaxdrill.core.results import fail_open_runs
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.core.shipped import resolve_scenario
 from vaxdrill.core.version import __version__
 
 app = typer.Typer(
@@ -48,13 +50,15 @@ def _root(
 
 @app.command()
 def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Scenario YAML files to check (or shipped scenarios' names).")
+    ],
 ) -> None:
     """Check scenario files; print every problem with its file, field and line."""
     failed = 0
     for path in scenarios:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path if path.exists() else resolve_scenario(path))  # errors name the file as given
         except ScenarioError as exc:
             failed += 1
             for problem in exc.problems:
@@ -130,5 +134,13 @@ def main() -> None:
     try:
         app()  # standalone: usage errors print click's message and exit 2
     except VaxdrillError as exc:
+        fail_open_runs(str(exc), exc.exit_code)
         err.print(f"[red]error[/red] {exc}", highlight=False)
         sys.exit(exc.exit_code)
+    except SystemExit as exc:  # typer.Exit, or Ctrl-C (click's "Aborted!", exit 1)
+        if exc.code not in (0, None):
+            fail_open_runs(f"the command ended with exit code {exc.code}", exc.code if isinstance(exc.code, int) else 1)
+        raise
+    except BaseException as exc:  # a bug: the run's folder still says it failed
+        fail_open_runs(f"{type(exc).__name__}: {exc}", 1)
+        raise

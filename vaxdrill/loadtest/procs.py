@@ -103,6 +103,11 @@ class LocustRun:
     workers_wait: float = 120.0  # with `master`: how long it waits for them (seconds)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Locust runs in the run's folder: every path it is given must not depend on where we started.
+        self.scenario = self.scenario.resolve()
+        self.folder = self.folder.resolve()
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -154,7 +159,7 @@ class LocustRun:
 
     def _spawn(self, cmd: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
         with (self.folder / log).open("wb") as out:
-            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=self.folder, env=env)
 
     @property
     def main(self) -> subprocess.Popen[bytes]:

@@ -89,8 +89,9 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         """Start the server and wait until every worker is ready; raise ProcessFailed if it is not."""
         self.port = self.port or free_port(self.address)
+        # -P: the current folder is not put on sys.path, so a folder named like a package cannot shadow the install.
         cmd = [
-            sys.executable, "-m", "vaxdrill", "serve",
+            sys.executable, "-P", "-m", "vaxdrill", "serve",
             "--host", self.address, "--port", str(self.port), "--workers", str(self.workers),
             *self.serve_args,
         ]  # fmt: skip

@@ -10,7 +10,18 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.cli.commands import capacity, compare, drill, loadtest, profile, proxy, serve, simulate, worker
+    from vaxdrill.cli.commands import (
+        capacity,
+        compare,
+        drill,
+        examples,
+        loadtest,
+        profile,
+        proxy,
+        serve,
+        simulate,
+        worker,
+    )
 
     simulate.register(app)
     serve.register(app)
@@ -21,3 +32,4 @@ def register(app: typer.Typer) -> None:
     compare.register(app)
     proxy.register(app)
     worker.register(app)
+    examples.register(app)

@@ -28,6 +28,7 @@ from vaxdrill.cli.commands.loadtest import (
     run_locust,
     target,
 )
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.documents import CapacityResult
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
@@ -40,7 +41,7 @@ from vaxdrill.loadtest.target import check_target
 def register(app: typer.Typer) -> None:
     @app.command()
     def capacity(
-        scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+        scenario_path: ScenarioArg,
         host: HostOption = None,
         locustfile: Annotated[
             Path | None,

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from vaxdrill.cli.drill import FINDINGS, Phase, check, measured_scenario, plain, read_phase_document, run_phase
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.documents import DrillSummary, LoadTestSummary, ServerProfileDocument, SimulationSummary
 from vaxdrill.core.errors import BrowserUnavailable, DrillFailed, ExitCode, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
@@ -29,11 +30,12 @@ out = Console(soft_wrap=True)
 
 
 def _vaxdrill(*args: str) -> list[str]:
-    return [sys.executable, "-m", "vaxdrill", *args]
+    # -P: the current folder is not put on sys.path; each phase runs the installed vaxdrill.
+    return [sys.executable, "-P", "-m", "vaxdrill", *args]
 
 
 def drill(
-    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+    scenario_path: ScenarioArg,
     replications: Annotated[
         int | None,
         typer.Option("--replications", "-n", min=1, help="Simulation replications (default: min(20, the scenario's))."),

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.documents import LoadTestSummary
 from vaxdrill.core.errors import (
     ExitCode,
@@ -195,7 +196,7 @@ def slo_table(results: list[slo_mod.SloResult]) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command()
     def loadtest(
-        scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+        scenario_path: ScenarioArg,
         host: HostOption = None,
         locustfile: Annotated[
             Path | None,

@@ -22,10 +22,12 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
+from vaxdrill.cli.paths import SCENARIO_HELP, absolute_db_url, user_path
 from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.shipped import resolve_scenario
 
 out = Console(stderr=True, soft_wrap=True)
 
@@ -64,7 +66,12 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (share only the database).")] = 1,
     faults: Annotated[Path | None, typer.Option(help="YAML list of faults to inject, `at` counted from start.")] = None,
-    seed_data: Annotated[Path | None, typer.Option(help="Scenario whose sites seed states, centres, sessions.")] = None,
+    seed_data: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"Scenario whose sites seed states, centres, sessions. {SCENARIO_HELP}", parser=resolve_scenario
+        ),
+    ] = None,
     drill_otp: Annotated[
         str | None, typer.Option(help="Drill mode: OTPs derived from mobile + this secret (off by default).")
     ] = None,
@@ -91,6 +98,8 @@ def serve(
     from regserver.config import ENV_VAR, ServerConfig
     from regserver.db import normalize_url
 
+    db = absolute_db_url(db)  # the workers get the URL: a relative SQLite file must not depend on their folder
+    faults = user_path(faults) if faults is not None else None
     try:
         normalize_url(db)
     except ValueError as exc:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.errors import SimulationError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
@@ -33,7 +34,7 @@ def _stat(node: dict[str, Any] | None, share: bool = False) -> str:
 
 
 def simulate(
-    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+    scenario_path: ScenarioArg,
     replications: Annotated[
         int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
     ] = None,
