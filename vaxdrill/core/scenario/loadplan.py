@@ -7,9 +7,9 @@ launch day is replayed compressed.
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist, Distribution
@@ -173,6 +173,12 @@ class Slo(Strict):
         return self
 
 
+MAX_FAULT_SECONDS = 30 * 86400.0
+"""A drill's faults start and end within a month; beyond that a duration is a typo."""
+
+RouteGlob = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class Fault(Strict):
     """A fault injected into the server at ``at`` after the start, for ``duration``.
 
@@ -184,9 +190,11 @@ class Fault(Strict):
     """
 
     kind: Literal["outage", "latency", "error_rate", "slow_db", "sms_drop", "sms_delay"]
-    at: Duration = Field(0.0, ge=0)
-    duration: Duration = Field(gt=0)
-    routes: list[str] = Field(default_factory=lambda: ["*"], description="Path globs; * = every API route.")
+    at: Duration = Field(0.0, ge=0, le=MAX_FAULT_SECONDS, description="Start after the plan is posted (<= 30 days).")
+    duration: Duration = Field(gt=0, le=MAX_FAULT_SECONDS, description="How long the fault lasts (<= 30 days).")
+    routes: list[RouteGlob] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=50, description="Path globs; * = every API route."
+    )
     mode: Literal["503", "reset", "hang"] = "503"
     latency: Dist | None = None
     rate: Share | None = None
