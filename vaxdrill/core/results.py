@@ -52,6 +52,8 @@ class RunFolder:
         started = _utc_now()
         if out is not None:
             path = out
+            if path.exists() and not path.is_dir():
+                raise ResultsError(f"{path}: not a folder; --out needs a new or empty folder")
             if path.exists() and any(path.iterdir()):
                 raise ResultsError(f"{path}: folder exists and is not empty; results are never overwritten")
         else:
