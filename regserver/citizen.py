@@ -14,13 +14,14 @@ import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
 from regserver import schemas as s
 from regserver.db import appointments, beneficiaries, centers, districts, otp_txns, sessions, states, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.limits import check_address
 from regserver.responses import cached_json, fmt_date, json_response, parse_date
 from regserver.security import mask_mobile
 from regserver.state import Citizen, State
@@ -38,7 +39,8 @@ MAX_BENEFICIARIES = 4
 
 
 @router.post("/auth/public/generateOTP", response_model=s.TxnAnswer)
-async def generate_otp(body: s.GenerateOtp, st: State) -> Response:
+async def generate_otp(body: s.GenerateOtp, st: State, request: Request) -> Response:
+    await check_address(st, request)
     cfg, now = st.config, time.time()
     txn_id = str(uuid.uuid4())
     otp = drill_otp(body.mobile, cfg.drill_otp, txn_id) if cfg.drill_otp else f"{secrets.randbelow(10**6):06d}"
@@ -82,7 +84,8 @@ async def generate_otp(body: s.GenerateOtp, st: State) -> Response:
 
 
 @router.post("/auth/public/confirmOTP", response_model=s.TokenAnswer)
-async def confirm_otp(body: s.ConfirmOtp, st: State) -> Response:
+async def confirm_otp(body: s.ConfirmOtp, st: State, request: Request) -> Response:
+    await check_address(st, request)
     now = time.time()
     outcome: tuple[int, str, str] | None = None
     async with st.db.write() as conn:

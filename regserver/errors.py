@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from regserver.schemas import ApiError
 
@@ -108,3 +109,52 @@ def install(app: FastAPI) -> None:
         # The request body is never logged: it may hold a mobile or photo ID number.
         log.error("unexpected %s on %s", type(exc).__name__, request.url.path)
         return error_response(500, "INTERNAL", "internal error")
+
+
+class ContainErrors:
+    """Stop an exception at the app's edge once it has been answered and logged.
+
+    Starlette answers an unexpected exception with the 500 handler above, then raises it again, and
+    uvicorn prints its traceback, pydantic's input values (mobiles, photo ID numbers) included. Here it
+    ends: answered 500 if nothing was sent yet, logged as one line (type and path) by the handler.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                return  # the handler has answered and logged it
+            log.error("unexpected %s on %s", type(exc).__name__, scope.get("path", ""))
+            response = error_response(500, "INTERNAL", "internal error")
+            await response(scope, receive, send)
+
+
+class PathsOnly(logging.Filter):
+    """uvicorn's request lines with the path alone: a query string may hold a mobile or a date of birth."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def quiet_access_log() -> None:
+    """Install :class:`PathsOnly` on uvicorn's access logger (once)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PathsOnly) for f in logger.filters):
+        logger.addFilter(PathsOnly())

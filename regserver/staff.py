@@ -21,7 +21,7 @@ import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from regserver import schemas as s
 from regserver.db import Database, appointments, beneficiaries, centers, idempotency, sessions, vaccinations
 from regserver.errors import ERROR_RESPONSES, ApiProblem, describe_validation
+from regserver.limits import check_address, check_staff_account
 from regserver.responses import json_response
 from regserver.state import Staff, State
 
@@ -43,8 +44,11 @@ def slot_start(slot: str) -> int:
 
 
 @router.post("/login", response_model=s.TokenAnswer)
-async def login(body: s.StaffLogin, st: State) -> Response:
-    if not hmac.compare_digest(body.secret.encode(), st.config.staff_secret.encode()):
+async def login(body: s.StaffLogin, st: State, request: Request) -> Response:
+    # Counted before the secret is checked, so a guesser learns nothing once over the limit.
+    await check_address(st, request)
+    await check_staff_account(st, body.center_id, body.staff_id)
+    if not st.config.staff_secret or not hmac.compare_digest(body.secret.encode(), st.config.staff_secret.encode()):
         raise ApiProblem(401, "STAFF_SECRET", "wrong staff secret")
     async with st.db.read() as conn:
         known = (
