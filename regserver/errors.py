@@ -17,8 +17,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from regserver.schemas import ApiError
-
 log = logging.getLogger("regserver")
 
 
@@ -34,23 +32,59 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"errorCode": code, "error": message}, status_code=status, headers=headers)
 
 
-# Documented on every route so the OpenAPI schema (and schemathesis) know every answer's shape.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ApiError, "description": text}
-    for code, text in [
-        (400, "bad request"),
-        (401, "missing, invalid or expired token"),
-        (403, "token of the wrong kind or for another centre"),
-        (404, "not found"),
-        (405, "method not allowed"),
-        (409, "conflict (full session, duplicate, in-flight idempotency key)"),
-        (410, "gone (OTP expired)"),
-        (422, "invalid request body or parameters"),
-        (429, "too many requests (see Retry-After)"),
-        (500, "injected error or unexpected failure"),
-        (503, "overloaded, outage or database busy (see Retry-After)"),
-    ]
+# Error answers are declared per route with the errorCodes each status may carry, so the OpenAPI schema
+# (and schemathesis) know every answer: its status, its shape and its code.
+_MEANING = {
+    "400": "bad request",
+    "401": "missing, invalid or expired credentials",
+    "403": "credentials of the wrong kind, or for another centre",
+    "404": "not found",
+    "405": "method not allowed",
+    "409": "conflict",
+    "410": "gone",
+    "422": "invalid request (VALIDATION: the message names the field) or a refused business rule",
+    "429": "too many requests (see Retry-After)",
+    "500": "unexpected failure, or an injected error",
+    "503": "overloaded, outage or database busy (see Retry-After)",
+    "5XX": "an injected error (an error_rate fault's status)",
 }
+# What any API route may answer: validation, the guard (shedding, per-IP limit, faults), database trouble.
+COMMON: dict[str, tuple[str, ...]] = {
+    "405": ("METHOD_NOT_ALLOWED",),
+    "422": ("VALIDATION",),
+    "429": ("RATE_LIMIT",),
+    "500": ("INTERNAL", "DB_ERROR", "INJECTED_ERROR"),
+    "503": ("OVERLOADED", "OUTAGE", "DB_BUSY"),
+    "5XX": ("INJECTED_ERROR",),
+}
+TOKEN = {"401": ("AUTH_MISSING", "AUTH_MALFORMED", "AUTH_INVALID"), "403": ("AUTH_WRONG_KIND",)}
+"""A citizen or staff token's refusals."""
+ADMIN = {"401": ("AUTH_MISSING", "AUTH_MALFORMED"), "403": ("AUTH_FORBIDDEN",)}
+
+
+def answers(*groups: dict[str, tuple[str, ...]], **codes: tuple[str, ...]) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses``: :data:`COMMON`, then each group, then ``s404=("SESSION_NOT_FOUND",)`` ...
+
+    Each status gets the error body's schema with ``errorCode`` limited to the codes listed.
+    """
+    merged: dict[str, list[str]] = {}
+    for group in (COMMON, *groups, {key.removeprefix("s"): value for key, value in codes.items()}):
+        for status, names in group.items():
+            merged.setdefault(status, []).extend(n for n in names if n not in merged.get(status, []))
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(merged):
+        names = merged[status]
+        schema = {
+            "type": "object",
+            "title": "ApiError",
+            "required": ["errorCode", "error"],
+            "properties": {"errorCode": {"type": "string", "enum": names}, "error": {"type": "string"}},
+        }
+        out[int(status) if status.isdigit() else status] = {
+            "description": f"{_MEANING[status]}: {', '.join(names)}",
+            "content": {"application/json": {"schema": schema}},
+        }
+    return out
 
 
 def _field(loc: tuple[Any, ...]) -> str:
