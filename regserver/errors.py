@@ -72,16 +72,15 @@ def answers(*groups: dict[str, tuple[str, ...]], **codes: tuple[str, ...]) -> di
         for status, names in group.items():
             merged.setdefault(status, []).extend(n for n in names if n not in merged.get(status, []))
     out: dict[int | str, dict[str, Any]] = {}
-    for status in sorted(merged):
-        names = merged[status]
+    for status, listed in sorted(merged.items()):
         schema = {
             "type": "object",
             "title": "ApiError",
             "required": ["errorCode", "error"],
-            "properties": {"errorCode": {"type": "string", "enum": names}, "error": {"type": "string"}},
+            "properties": {"errorCode": {"type": "string", "enum": listed}, "error": {"type": "string"}},
         }
         out[int(status) if status.isdigit() else status] = {
-            "description": f"{_MEANING[status]}: {', '.join(names)}",
+            "description": f"{_MEANING[status]}: {', '.join(listed)}",
             "content": {"application/json": {"schema": schema}},
         }
     return out

@@ -31,7 +31,9 @@ def test_without_secrets_the_server_makes_random_ones_and_keeps_them_out_of_its_
         assert public.status_code == 401
         ok = httpx.post(f"{server.url}/api/v2/staff/login", json={**login, "secret": made["staff_secret"]})
         assert ok.status_code == 200, ok.text
-        admin = httpx.get(f"{server.url}/api/v2/admin/faults", headers={"Authorization": f"Bearer {made['admin_token']}"})
+        admin = httpx.get(
+            f"{server.url}/api/v2/admin/faults", headers={"Authorization": f"Bearer {made['admin_token']}"}
+        )
         assert admin.status_code == 200
         text = log.read_text()
     assert made["staff_secret"] not in text and made["admin_token"] not in text
@@ -52,7 +54,9 @@ def test_secrets_can_come_from_the_environment(tmp_path: Path, monkeypatch: pyte
 
 def test_the_access_log_has_paths_without_query_strings(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    with ServerProcess("--db", f"sqlite:///{tmp_path / 's.db'}", "--seed-data", str(RAIGAD), "--access-log", log=log) as s:
+    with ServerProcess(
+        "--db", f"sqlite:///{tmp_path / 's.db'}", "--seed-data", str(RAIGAD), "--access-log", log=log
+    ) as s:
         find = f"{s.url}/api/v2/appointment/sessions/public/findByDistrict"
         assert httpx.get(find, params={"district_id": 1, "date": today(), "mobile": "9876543210"}).status_code in (
             200,

@@ -49,7 +49,9 @@ def test_real_dates_are_inside_the_schema(day: str) -> None:
 
 
 def test_slots_the_server_refuses_are_outside_the_schema() -> None:
-    body = _resolve(SPEC["paths"]["/api/v2/appointment/schedule"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    body = _resolve(
+        SPEC["paths"]["/api/v2/appointment/schedule"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
     slot = body["properties"]["slot"]
     assert _valid(slot, "09:00AM-11:00AM")
     for bad in ["", "9:00AM-11:00AM", "13:00PM-14:00PM", "09:00AM11:00AM"]:
@@ -57,7 +59,9 @@ def test_slots_the_server_refuses_are_outside_the_schema() -> None:
 
 
 def test_fault_routes_need_at_least_one_glob() -> None:
-    fault = _resolve(SPEC["paths"]["/api/v2/admin/faults"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    fault = _resolve(
+        SPEC["paths"]["/api/v2/admin/faults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
     routes = fault["properties"]["routes"]
     assert routes.get("minItems") == 1
 
@@ -107,7 +111,11 @@ def _raised_in_code() -> set[tuple[int, str]]:
                 status, body = node.elts
                 if isinstance(status, ast.Constant) and isinstance(status.value, int) and isinstance(body, ast.Dict):
                     for key, value in zip(body.keys, body.values, strict=True):
-                        if isinstance(key, ast.Constant) and key.value == "errorCode" and isinstance(value, ast.Constant):
+                        if (
+                            isinstance(key, ast.Constant)
+                            and key.value == "errorCode"
+                            and isinstance(value, ast.Constant)
+                        ):
                             found.add((status.value, str(value.value)))
     return found
 
