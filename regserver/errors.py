@@ -42,14 +42,16 @@ _MEANING = {
     "405": "method not allowed",
     "409": "conflict",
     "410": "gone",
-    "422": "invalid request (VALIDATION: the message names the field) or a refused business rule",
+    "422": "invalid request (VALIDATION names the field) or a refused business rule",
     "429": "too many requests (see Retry-After)",
     "500": "unexpected failure, or an injected error",
     "503": "overloaded, outage or database busy (see Retry-After)",
     "5XX": "an injected error (an error_rate fault's status)",
 }
-# What any API route may answer: validation, the guard (shedding, per-IP limit, faults), database trouble.
+# What any API route may answer: an unparsable body, validation, the guard (shedding, per-IP limit,
+# faults), database trouble.
 COMMON: dict[str, tuple[str, ...]] = {
+    "400": ("BAD_REQUEST",),
     "405": ("METHOD_NOT_ALLOWED",),
     "422": ("VALIDATION",),
     "429": ("RATE_LIMIT",),
@@ -110,7 +112,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP")
+        # 400: a body that cannot be parsed at all (not JSON, not UTF-8), which FastAPI refuses before validation.
+        code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # Starlette lists only the first matching route's methods; a path may have several routes.
