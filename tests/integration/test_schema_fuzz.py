@@ -28,6 +28,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_api_conforms_and_never_answers_5xx(url: str) -> None:
     counts = fuzz(url, CASES, seed=0, health_checks=True)
     assert counts.cases >= CASES
