@@ -18,7 +18,7 @@ from rich.console import Console
 from vaxdrill.core.documents import DOCUMENTS, json_schema, schema_file_name
 from vaxdrill.core.errors import ExitCode, ScenarioError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
-from vaxdrill.core.scenario.loader import MAX_FILE_SIZE_ENV, parse_size
+from vaxdrill.core.scenario.bounds import MAX_FILE_SIZE_ENV, parse_size
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.version import __version__
 
