@@ -13,15 +13,15 @@ from fastapi.responses import Response
 
 from regserver import schemas as s
 from regserver.db import sessions, vaccinations
-from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.errors import ADMIN, ApiProblem, answers
 from regserver.faults import ActiveFault
 from regserver.metrics import render
 from regserver.responses import json_response
 from regserver.state import Admin, State
 from vaxdrill.core.scenario.loadplan import Fault
 
-router = APIRouter(prefix="/api/v2/admin", responses=ERROR_RESPONSES)
-ops = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v2/admin")
+ops = APIRouter()
 
 
 def _fault_json(item: ActiveFault, now: float) -> dict[str, object]:
@@ -37,7 +37,7 @@ def _fault_json(item: ActiveFault, now: float) -> dict[str, object]:
     }
 
 
-@router.post("/faults", status_code=201, response_model=s.FaultCreated)
+@router.post("/faults", status_code=201, response_model=s.FaultCreated, responses=answers(ADMIN))
 async def add_fault(fault: Fault, _: Admin, st: State) -> Response:
     if fault.kind == "network":
         raise ApiProblem(422, "NETWORK_FAULT", "a network fault is applied by a proxy in front of the server, not here")
@@ -45,26 +45,31 @@ async def add_fault(fault: Fault, _: Admin, st: State) -> Response:
     return json_response({"fault_id": item.fault_id, "starts_at": item.starts_at, "ends_at": item.ends_at}, 201)
 
 
-@router.get("/faults", response_model=s.FaultList)
+@router.get("/faults", response_model=s.FaultList, responses=answers(ADMIN))
 async def list_faults(_: Admin, st: State) -> Response:
     now = time.time()
     return json_response({"faults": [_fault_json(f, now) for f in await st.plan.all()]})
 
 
-@router.delete("/faults/{fault_id}", status_code=204, response_class=Response)
+@router.delete(
+    "/faults/{fault_id}",
+    status_code=204,
+    response_class=Response,
+    responses=answers(ADMIN, s404=("FAULT_NOT_FOUND",)),
+)
 async def clear_fault(fault_id: str, _: Admin, st: State) -> Response:
     if await st.plan.clear(fault_id) == 0:
         raise ApiProblem(404, "FAULT_NOT_FOUND", f"no fault {fault_id} (or already cleared)")
     return Response(status_code=204)
 
 
-@router.delete("/faults", status_code=204, response_class=Response)
+@router.delete("/faults", status_code=204, response_class=Response, responses=answers(ADMIN))
 async def clear_faults(_: Admin, st: State) -> Response:
     await st.plan.clear()
     return Response(status_code=204)
 
 
-@router.get("/vaccinations", response_model=s.AdminVaccinations)
+@router.get("/vaccinations", response_model=s.AdminVaccinations, responses=answers(ADMIN))
 async def all_vaccinations(_: Admin, st: State) -> Response:
     async with st.db.read() as conn:
         rows = (await conn.execute(sa.select(vaccinations).order_by(vaccinations.c.recorded_at))).all()
@@ -78,7 +83,7 @@ def _key(scope_key: str | None) -> str | None:
     return scope_key.split(":", 2)[2] if scope_key and scope_key.count(":") >= 2 else scope_key
 
 
-@router.get("/sessions", response_model=s.AdminSessions)
+@router.get("/sessions", response_model=s.AdminSessions, responses=answers(ADMIN))
 async def all_sessions(_: Admin, st: State) -> Response:
     async with st.db.read() as conn:
         rows = (await conn.execute(sa.select(sessions).order_by(sessions.c.session_id))).all()
@@ -93,12 +98,12 @@ async def all_sessions(_: Admin, st: State) -> Response:
     return json_response({"sessions": out})
 
 
-@ops.get("/health", response_model=s.Health)
+@ops.get("/health", response_model=s.Health, responses=answers())
 async def health() -> Response:
     return json_response({"status": "ok"})
 
 
-@ops.get("/ready", response_model=s.Health)
+@ops.get("/ready", response_model=s.Health, responses=answers(s503=("DB_UNREACHABLE",)))
 async def ready(st: State) -> Response:
     try:
         await st.db.ping()
@@ -110,7 +115,7 @@ async def ready(st: State) -> Response:
 @ops.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}, **answers()},
 )
 async def metrics(st: State) -> Response:
     body, content_type = render(st.plan.live())

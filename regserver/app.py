@@ -63,6 +63,7 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        errors.quiet_access_log()  # here: uvicorn has set up its loggers by now, in every worker
         db = Database(config.db, pool_size=config.pool_size)
         await db.create_tables()
         plan = FaultPlan(db, config.seed, worker)
@@ -112,9 +113,10 @@ HOT_PATHS = (
 
 
 def asgi_app(config: ServerConfig, worker: int = 0) -> Guard:
-    """The app behind :class:`Guard`, outermost so it holds uvicorn's own connection (for resets)."""
+    """The app behind :class:`Guard`, outermost so it holds uvicorn's own connection (for resets); errors
+    stop at :class:`~regserver.errors.ContainErrors`, so uvicorn never prints a request's traceback."""
     app = create_app(config, worker)
-    return Guard(app, holder=app)
+    return Guard(errors.ContainErrors(app), holder=app)
 
 
 def app_from_env() -> Guard:

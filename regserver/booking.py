@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
 from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
-from regserver.errors import ERROR_RESPONSES, ApiProblem
+from regserver.errors import TOKEN, ApiProblem, answers
 from regserver.outcomes import Booked, Booking, Refusal, UnderAge
 from regserver.pdf import text_pdf
 from regserver.responses import cached_json, fmt_date, json_response
@@ -27,7 +27,7 @@ from regserver.seats import give_back, take_seats
 from regserver.security import mask_id
 from regserver.state import Citizen, ServerState, State
 
-router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v2")
 FULL = "APPOIN0040"
 PHOTO_ID_TYPES = {1: "Aadhaar", 2: "Driving licence", 3: "PAN", 4: "Passport", 5: "Pension passbook", 6: "NPR card"}
 
@@ -51,7 +51,16 @@ def _check_slot(row: Any, slot: str) -> None:
         raise ApiProblem(400, "APPOIN0045", f"slot {slot!r} is not one of this session's slots: {', '.join(slots)}")
 
 
-@router.post("/appointment/schedule", response_model=s.Confirmation)
+@router.post(
+    "/appointment/schedule",
+    response_model=s.Confirmation,
+    responses=answers(
+        TOKEN,
+        s400=("CENTER_MISMATCH", "APPOIN0045", "AGE_LIMIT"),
+        s404=("SESSION_NOT_FOUND", "BENEFICIARY_NOT_FOUND"),
+        s409=(FULL, "APPOIN0041"),
+    ),
+)
 async def schedule(body: s.Schedule, mobile: Citizen, st: State) -> Response:
     wanted = list(dict.fromkeys(body.beneficiaries))
     session = await _session_fact(st, body.session_id)
@@ -107,7 +116,12 @@ async def _live(conn: AsyncConnection, appointment_id: str, mobile: str, only: l
     return list((await conn.execute(query.with_for_update(of=appointments))).all())
 
 
-@router.post("/appointment/cancel", status_code=204, response_class=Response)
+@router.post(
+    "/appointment/cancel",
+    status_code=204,
+    response_class=Response,
+    responses=answers(TOKEN, s404=("APPOINTMENT_NOT_FOUND",)),
+)
 async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
     async with st.db.write() as conn:
         rows = await _live(conn, body.appointment_id, mobile, list(body.beneficiariesToCancel))
@@ -126,7 +140,12 @@ async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/appointment/reschedule", status_code=204, response_class=Response)
+@router.post(
+    "/appointment/reschedule",
+    status_code=204,
+    response_class=Response,
+    responses=answers(TOKEN, s400=("APPOIN0045",), s404=("SESSION_NOT_FOUND", "APPOINTMENT_NOT_FOUND"), s409=(FULL,)),
+)
 async def reschedule(body: s.Reschedule, mobile: Citizen, st: State) -> Response:
     target = await _session_fact(st, body.session_id)
     _check_slot(target, body.slot)
@@ -150,7 +169,10 @@ async def reschedule(body: s.Reschedule, mobile: Citizen, st: State) -> Response
 @router.get(
     "/registration/certificate/public/download",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "the certificate as a PDF"}},
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "the certificate as a PDF"},
+        **answers(TOKEN, s404=("BENEFICIARY_NOT_FOUND", "NOT_VACCINATED")),
+    },
 )
 async def certificate(
     beneficiary_reference_id: Annotated[str, Query(pattern=r"^[0-9]{14}$")], mobile: Citizen, st: State
@@ -196,7 +218,7 @@ async def certificate(
     )
 
 
-@router.get("/public/counters", response_model=s.Counters)
+@router.get("/public/counters", response_model=s.Counters, responses=answers(s404=("DISTRICT_NOT_FOUND",)))
 async def counters(st: State, district_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
     today = dt.date.today()
     key = ("counters", district_id, today)

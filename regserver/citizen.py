@@ -14,22 +14,23 @@ import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
 from regserver import schemas as s
 from regserver.db import appointments, beneficiaries, centers, districts, otp_txns, sessions, states, vaccinations
-from regserver.errors import ERROR_RESPONSES, ApiProblem
-from regserver.responses import cached_json, fmt_date, json_response, parse_date
+from regserver.errors import TOKEN, ApiProblem, answers
+from regserver.limits import check_address
+from regserver.responses import DATE_PATTERN, cached_json, fmt_date, json_response, parse_date
 from regserver.security import mask_mobile
 from regserver.state import Citizen, State
 from vaxdrill.core.otp import drill_otp, otp_hash
 
 log = logging.getLogger("regserver")
-router = APIRouter(prefix="/api/v2", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v2")
 
-DateText = Annotated[str, Query(pattern=r"^[0-3][0-9]-[01][0-9]-[0-9]{4}$", description="DD-MM-YYYY")]
+DateText = Annotated[str, Query(pattern=DATE_PATTERN, description="DD-MM-YYYY, a real date from 1900 to 2199")]
 Id = Annotated[int, Query(ge=1, le=2**31 - 1)]
 MAX_BENEFICIARIES = 4
 
@@ -37,8 +38,13 @@ MAX_BENEFICIARIES = 4
 # --- OTP ---------------------------------------------------------------------------------------
 
 
-@router.post("/auth/public/generateOTP", response_model=s.TxnAnswer)
-async def generate_otp(body: s.GenerateOtp, st: State) -> Response:
+@router.post(
+    "/auth/public/generateOTP",
+    response_model=s.TxnAnswer,
+    responses=answers(s429=("OTP_RATE_LIMIT", "AUTH_RATE_LIMIT")),
+)
+async def generate_otp(body: s.GenerateOtp, st: State, request: Request) -> Response:
+    await check_address(st, request)
     cfg, now = st.config, time.time()
     txn_id = str(uuid.uuid4())
     otp = drill_otp(body.mobile, cfg.drill_otp, txn_id) if cfg.drill_otp else f"{secrets.randbelow(10**6):06d}"
@@ -81,8 +87,15 @@ async def generate_otp(body: s.GenerateOtp, st: State) -> Response:
     return json_response({"txnId": txn_id})
 
 
-@router.post("/auth/public/confirmOTP", response_model=s.TokenAnswer)
-async def confirm_otp(body: s.ConfirmOtp, st: State) -> Response:
+@router.post(
+    "/auth/public/confirmOTP",
+    response_model=s.TokenAnswer,
+    responses=answers(
+        s401=("OTP_UNKNOWN_TXN", "OTP_WRONG"), s410=("OTP_TXN_ENDED", "OTP_EXPIRED"), s429=("AUTH_RATE_LIMIT",)
+    ),
+)
+async def confirm_otp(body: s.ConfirmOtp, st: State, request: Request) -> Response:
+    await check_address(st, request)
     now = time.time()
     outcome: tuple[int, str, str] | None = None
     async with st.db.write() as conn:
@@ -116,14 +129,14 @@ async def confirm_otp(body: s.ConfirmOtp, st: State) -> Response:
 # --- metadata ----------------------------------------------------------------------------------
 
 
-@router.get("/admin/location/states", response_model=s.States)
+@router.get("/admin/location/states", response_model=s.States, responses=answers())
 async def list_states(st: State) -> Response:
     async with st.db.read() as conn:
         rows = (await conn.execute(sa.select(states).order_by(states.c.state_id))).all()
     return json_response({"states": [{"state_id": r.state_id, "state_name": r.state_name} for r in rows]}, max_age=300)
 
 
-@router.get("/admin/location/districts/{state_id}", response_model=s.Districts)
+@router.get("/admin/location/districts/{state_id}", response_model=s.Districts, responses=answers(s404=("NOT_FOUND",)))
 async def list_districts(state_id: int, st: State) -> Response:
     if not 1 <= state_id <= 2**31 - 1:
         raise ApiProblem(404, "NOT_FOUND", f"no state {state_id}")
@@ -145,7 +158,11 @@ def new_reference_id() -> str:
     return str(10**13 + secrets.randbelow(9 * 10**13))
 
 
-@router.post("/registration/beneficiary/new", response_model=s.BeneficiaryRef)
+@router.post(
+    "/registration/beneficiary/new",
+    response_model=s.BeneficiaryRef,
+    responses=answers(TOKEN, s400=("BENEFICIARY_LIMIT",), s409=("PHOTO_ID_REGISTERED",)),
+)
 async def register_beneficiary(body: s.NewBeneficiary, mobile: Citizen, st: State) -> Response:
     ref = new_reference_id()
     id_hash = st.signer.keyed_hash(f"{body.photo_id_type}:{body.photo_id_number.upper()}")
@@ -179,7 +196,7 @@ async def register_beneficiary(body: s.NewBeneficiary, mobile: Citizen, st: Stat
     return json_response({"beneficiary_reference_id": ref})
 
 
-@router.get("/appointment/beneficiaries", response_model=s.Beneficiaries)
+@router.get("/appointment/beneficiaries", response_model=s.Beneficiaries, responses=answers(TOKEN))
 async def list_beneficiaries(mobile: Citizen, st: State) -> Response:
     async with st.db.read() as conn:
         people = (
@@ -305,19 +322,19 @@ async def _find(st: Any, key: tuple[Any, ...], where: Any, days: int, calendar: 
     return cached_json(body, int(st.cache.ttl))
 
 
-@router.get("/appointment/sessions/public/findByDistrict", response_model=s.Sessions)
+@router.get("/appointment/sessions/public/findByDistrict", response_model=s.Sessions, responses=answers())
 async def find_by_district(district_id: Id, date: DateText, st: State) -> Response:
     day = parse_date(date)
     return await _find(st, ("d", district_id, day), centers.c.district_id == district_id, 1, False, day)
 
 
-@router.get("/appointment/sessions/public/calendarByDistrict", response_model=s.Centers)
+@router.get("/appointment/sessions/public/calendarByDistrict", response_model=s.Centers, responses=answers())
 async def calendar_by_district(district_id: Id, date: DateText, st: State) -> Response:
     day = parse_date(date)
     return await _find(st, ("cd", district_id, day), centers.c.district_id == district_id, 7, True, day)
 
 
-@router.get("/appointment/sessions/public/findByPin", response_model=s.Sessions)
+@router.get("/appointment/sessions/public/findByPin", response_model=s.Sessions, responses=answers())
 async def find_by_pin(
     pincode: Annotated[str, Query(pattern=r"^[1-9][0-9]{5}$")], date: DateText, st: State
 ) -> Response:

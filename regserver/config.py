@@ -6,11 +6,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
-from vaxdrill.core.secrets import DRILL_SECRETS
-
 ENV_VAR = "VAXDRILL_SERVER_CONFIG"
 DEFAULT_DB = "sqlite:///vaxdrill-server.db"
-DEFAULT_STAFF_SECRET = DRILL_SECRETS.staff_secret
 
 
 @dataclass(frozen=True)
@@ -19,7 +16,7 @@ class ServerConfig:
 
     db: str = DEFAULT_DB
     drill_otp: str | None = None  # off by default: OTPs go to the SMS outbox only
-    staff_secret: str = DEFAULT_STAFF_SECRET
+    staff_secret: str = ""  # empty: staff login refuses everyone (`vaxdrill serve` makes a random one)
     admin_token: str = ""  # empty: admin routes refuse everyone
     max_in_flight: int = 200  # per worker; 0 = no limit
     per_ip_limit: int = 0  # calls per per_ip_window; 0 = off (Co-WIN's public API: 100 per 5 min)
@@ -31,6 +28,11 @@ class ServerConfig:
     otp_attempts: int = 3
     otp_limit: int = 5  # OTPs per mobile per otp_window, then 429
     otp_window: float = 900.0
+    # Logins and OTPs per client address, and staff logins per account (centre + staff id), per
+    # auth_window; then 429. 0 = off (drill mode: every simulated user shares 127.0.0.1).
+    auth_per_ip_limit: int = 100
+    staff_login_limit: int = 10
+    auth_window: float = 900.0
     seed: int = 0  # root seed of the fault draws (latency, error rate)
     pool_size: int = 8
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import fnmatch
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from regserver.db import Database, faults
 from vaxdrill.core.scenario.loadplan import Fault
 
 REFRESH_SECONDS = 0.5
+log = logging.getLogger("regserver")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class FaultPlan:
         # One stream per worker process, from the server's root seed.
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, worker]))
         self._task: asyncio.Task[None] | None = None
+        self._warned: set[str] = set()  # unreadable rows, warned about once each
 
     async def add(self, fault: Fault, now: float | None = None) -> ActiveFault:
         start = (now if now is not None else time.time()) + fault.at
@@ -76,11 +79,20 @@ class FaultPlan:
     async def all(self) -> list[ActiveFault]:
         async with self.db.read() as conn:
             rows = (await conn.execute(sa.select(faults).order_by(faults.c.starts_at))).all()
-        return [
-            ActiveFault(r.fault_id, Fault.model_validate(json.loads(r.spec)), r.starts_at, r.ends_at)
-            for r in rows
-            if not r.cleared
-        ]
+        out = []
+        for r in rows:
+            if r.cleared:
+                continue
+            try:
+                fault = Fault.model_validate(json.loads(r.spec))
+            except ValueError as exc:  # pydantic's ValidationError and json's decode error are ValueErrors
+                # One row an older version wrote (or a hand edit) must not stop the plan, or the server.
+                if r.fault_id not in self._warned:
+                    self._warned.add(r.fault_id)
+                    log.warning("fault %s skipped: its stored spec cannot be read (%s)", r.fault_id, type(exc).__name__)
+                continue
+            out.append(ActiveFault(r.fault_id, fault, r.starts_at, r.ends_at))
+        return out
 
     async def refresh(self) -> None:
         now = time.time()

@@ -10,6 +10,12 @@ from fastapi.responses import Response
 
 from regserver.errors import ApiProblem
 
+_DAY_MONTH = r"(?:(?:0[1-9]|1[0-9]|2[0-8])-(?:0[1-9]|1[0-2])|(?:29|30)-(?:0[13-9]|1[0-2])|31-(?:0[13578]|1[02]))"
+_LEAP_YEAR = r"(?:(?:19|20|21)(?:0[48]|[2468][048]|[13579][26])|2000)"
+DATE_PATTERN = rf"^(?:{_DAY_MONTH}-(?:19|20|21)[0-9]{{2}}|29-02-{_LEAP_YEAR})$"
+"""Real calendar dates ``DD-MM-YYYY`` from 1900 to 2199 (leap days included): the schema allows no date
+that :func:`parse_date` would refuse."""
+
 
 def parse_date(text: str) -> dt.date:
     try:

@@ -6,14 +6,15 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 Mobile = Annotated[str, StringConstraints(pattern=r"^[6-9][0-9]{9}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 BeneficiaryId = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-_SLOT = re.compile(r"^(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)-(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)$")
+SLOT_PATTERN = r"^(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)-(0[1-9]|1[0-2]):[0-5][0-9](AM|PM)$"
+_SLOT = re.compile(SLOT_PATTERN)
 
 
 def _slot(value: str) -> str:
@@ -22,7 +23,13 @@ def _slot(value: str) -> str:
     return value
 
 
-Slot = Annotated[str, StringConstraints(max_length=20), AfterValidator(_slot)]
+# The pattern is in the schema too (a slot it allows is one the server takes); the validator keeps the message.
+Slot = Annotated[
+    str,
+    StringConstraints(max_length=20),
+    WithJsonSchema({"type": "string", "pattern": SLOT_PATTERN, "maxLength": 20, "examples": ["09:00AM-11:00AM"]}),
+    AfterValidator(_slot),
+]
 """An appointment slot as Co-WIN writes it: ``09:00AM-11:00AM``."""
 
 

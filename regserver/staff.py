@@ -21,18 +21,19 @@ import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
 from regserver.db import Database, appointments, beneficiaries, centers, idempotency, sessions, vaccinations
-from regserver.errors import ERROR_RESPONSES, ApiProblem, describe_validation
+from regserver.errors import TOKEN, ApiProblem, answers, describe_validation
+from regserver.limits import check_address, check_staff_account
 from regserver.responses import json_response
 from regserver.state import Staff, State
 
-router = APIRouter(prefix="/api/v2/staff", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v2/staff")
 LEASE_SECONDS = 30.0  # a claimed key whose request died is free again after this
 
 
@@ -42,9 +43,16 @@ def slot_start(slot: str) -> int:
     return start.hour * 60 + start.minute
 
 
-@router.post("/login", response_model=s.TokenAnswer)
-async def login(body: s.StaffLogin, st: State) -> Response:
-    if not hmac.compare_digest(body.secret.encode(), st.config.staff_secret.encode()):
+@router.post(
+    "/login",
+    response_model=s.TokenAnswer,
+    responses=answers(s401=("STAFF_SECRET",), s404=("CENTER_NOT_FOUND",), s429=("AUTH_RATE_LIMIT",)),
+)
+async def login(body: s.StaffLogin, st: State, request: Request) -> Response:
+    # Counted before the secret is checked, so a guesser learns nothing once over the limit.
+    await check_address(st, request)
+    await check_staff_account(st, body.center_id, body.staff_id)
+    if not st.config.staff_secret or not hmac.compare_digest(body.secret.encode(), st.config.staff_secret.encode()):
         raise ApiProblem(401, "STAFF_SECRET", "wrong staff secret")
     async with st.db.read() as conn:
         known = (
@@ -66,7 +74,11 @@ async def _own_session(conn: AsyncConnection, session_id: str, center_id: int) -
     return row
 
 
-@router.get("/sessions/{session_id}/due", response_model=s.DueList)
+@router.get(
+    "/sessions/{session_id}/due",
+    response_model=s.DueList,
+    responses=answers(TOKEN, s403=("OTHER_CENTER",), s404=("SESSION_NOT_FOUND",)),
+)
 async def due(session_id: str, who: Staff, st: State) -> Response:
     async with st.db.read() as conn:
         await _own_session(conn, session_id, who[0])
@@ -104,7 +116,16 @@ async def due(session_id: str, who: Staff, st: State) -> Response:
     return json_response({"beneficiaries": out})
 
 
-@router.post("/verify", response_model=s.Verified)
+@router.post(
+    "/verify",
+    response_model=s.Verified,
+    responses=answers(
+        TOKEN,
+        s403=("OTHER_CENTER",),
+        s404=("SESSION_NOT_FOUND", "BENEFICIARY_NOT_FOUND", "NO_APPOINTMENT"),
+        s409=("ALREADY_VACCINATED",),
+    ),
+)
 async def verify(body: s.Verify, who: Staff, st: State) -> Response:
     async with st.db.read() as conn:
         await _own_session(conn, body.session_id, who[0])
@@ -204,7 +225,7 @@ async def _record_dose(db: Database, body: s.DoseRecord, who: tuple[int, str], k
     """Store one online dose; answer (status, body). Runs inside the idempotency claim."""
     problem = _check_time(body)
     if problem:
-        return 422, {"errorCode": "VALIDATION", "error": problem}
+        return 422, {"errorCode": "ADMINISTERED_IN_FUTURE", "error": problem}
     async with db.write() as conn:
         session = await _session_for_record(conn, body.session_id)
         if session is None:
@@ -231,7 +252,19 @@ async def _record_dose(db: Database, body: s.DoseRecord, who: tuple[int, str], k
     return 201, answer
 
 
-@router.post("/vaccinations", status_code=201, response_model=s.Vaccination)
+@router.post(
+    "/vaccinations",
+    status_code=201,
+    response_model=s.Vaccination,
+    responses=answers(
+        TOKEN,
+        s400=("IDEMPOTENCY_KEY_MISSING",),
+        s403=("OTHER_CENTER",),
+        s404=("SESSION_NOT_FOUND", "BENEFICIARY_NOT_FOUND"),
+        s409=("ALREADY_VACCINATED", "IDEMPOTENCY_IN_FLIGHT"),
+        s422=("IDEMPOTENCY_KEY_REUSED", "ADMINISTERED_IN_FUTURE"),
+    ),
+)
 async def record_vaccination(
     body: s.DoseRecord,
     who: Staff,
@@ -366,7 +399,7 @@ async def _sync_one(conn: AsyncConnection, db: Database, raw: dict[str, Any], wh
     }
 
 
-@router.post("/sync", response_model=s.SyncAnswer)
+@router.post("/sync", response_model=s.SyncAnswer, responses=answers(TOKEN))
 async def sync(body: s.SyncBatch, who: Staff, st: State) -> Response:
     async with st.db.write() as conn:
         results = [await _sync_one(conn, st.db, dict(raw), who) for raw in body.records]

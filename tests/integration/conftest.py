@@ -81,7 +81,16 @@ def today() -> str:
 
 
 def config_for(db: str, **extra: object) -> ServerConfig:
-    base: dict[str, object] = {"db": db, "drill_otp": DRILL, "admin_token": ADMIN, "cache_seconds": 0.0}
+    # The drill's secrets, and no per-address or per-account login limits: every client here is 127.0.0.1.
+    base: dict[str, object] = {
+        "db": db,
+        "drill_otp": DRILL,
+        "staff_secret": STAFF,
+        "admin_token": ADMIN,
+        "cache_seconds": 0.0,
+        "auth_per_ip_limit": 0,
+        "staff_login_limit": 0,
+    }
     base.update(extra)
     return ServerConfig(**base)  # type: ignore[arg-type]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -267,3 +268,13 @@ def test_numpy_percentiles_and_add_match_hdrh() -> None:
     )
     for p in (0, 1, 50, 90, 95, 99, 99.9, 100):
         assert a.percentile_ms(p) == reference.hist.get_value_at_percentile(p) / 1000.0
+
+
+def test_the_load_test_server_runs_in_drill_mode_with_the_drill_secrets(tmp_path: Path) -> None:
+    from vaxdrill.core.secrets import DRILL_SECRETS
+    from vaxdrill.loadtest.server_process import ServerProcess
+
+    args = ServerProcess.for_run(tmp_path / "s.yaml", tmp_path).serve_args
+    assert "--drill" in args  # its citizens all come from 127.0.0.1: no per-address login limit
+    joined = " ".join(args)
+    assert " ".join(DRILL_SECRETS.server_args()) in joined

@@ -78,3 +78,15 @@ def test_distribution_errors_are_specific() -> None:
 def test_scaled_distribution_multiplies_every_duration() -> None:
     dist = Distribution.model_validate("1min + exp(2min)").scaled(3)
     assert dist.expected() == pytest.approx(540)
+
+
+@pytest.mark.parametrize("seconds", [1000001.0, 1234567.0, 0.1234567, 86400.0 * 30 + 0.5, 1e-7])
+def test_every_formatted_duration_parses_back(seconds: float) -> None:
+    text = format_duration(seconds)
+    assert "e" not in text.replace("sec", "")
+    assert parse_duration(text) == seconds
+
+
+def test_a_duration_too_long_for_a_float_is_refused() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        parse_duration("9" * 400 + "s")

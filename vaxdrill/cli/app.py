@@ -7,6 +7,7 @@ Each subcommand lives in ``vaxdrill/cli/commands/``; this module builds the app 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from vaxdrill.core.documents import DOCUMENTS, json_schema, schema_file_name
 from vaxdrill.core.errors import ExitCode, ScenarioError, VaxdrillError
 from vaxdrill.core.results import fail_open_runs
 from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.bounds import MAX_FILE_SIZE_ENV, parse_size
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.shipped import resolve_scenario
 from vaxdrill.core.version import __version__
@@ -44,8 +46,22 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    max_file_size: Annotated[
+        str | None,
+        typer.Option(
+            "--max-file-size",
+            help=f"Largest scenario or sites CSV to read, e.g. 50MB (default 10MiB; or ${MAX_FILE_SIZE_ENV}).",
+        ),
+    ] = None,
 ) -> None:
     """Load tests and resilience simulation for a vaccination programme's launch day."""
+    if max_file_size is not None:
+        try:
+            parse_size(max_file_size)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--max-file-size") from None
+        # Through the environment, so the commands a drill starts read the same cap.
+        os.environ[MAX_FILE_SIZE_ENV] = max_file_size
 
 
 @app.command()

@@ -59,6 +59,8 @@ class RunFolder:
         started = _utc_now()
         if out is not None:
             path = Path(os.path.abspath(out.expanduser()))
+            if path.exists() and not path.is_dir():
+                raise ResultsError(f"{path}: not a folder; --out needs a new or empty folder")
             if path.exists() and any(path.iterdir()):
                 _check_reusable(path)
                 shutil.rmtree(path)  # a failed attempt, which run.json records: the retry replaces it

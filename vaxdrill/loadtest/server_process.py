@@ -72,11 +72,13 @@ class ServerProcess:
         cls, scenario: Path, folder: Path, extra_args: Sequence[str] = (), address: str = "127.0.0.1"
     ) -> ServerProcess:
         """The server a load test starts: seeded from ``scenario``, database and log in ``folder``,
-        and the drill's OTP, staff secret and admin token (which the Locust users know)."""
+        the drill's OTP, staff secret and admin token (which the Locust users know), and drill mode
+        (no login limits per address: every simulated citizen comes from 127.0.0.1)."""
         return cls(
             "--db", f"sqlite:///{(folder / 'server.sqlite3').resolve()}",
             "--seed-data", str(scenario.resolve()),
             *DRILL_SECRETS.server_args(),
+            "--drill",
             *extra_args,
             log=folder / "server.log",
             address=address,

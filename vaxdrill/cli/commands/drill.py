@@ -23,6 +23,7 @@ from vaxdrill.core.documents import DrillSummary, LoadTestSummary, ServerProfile
 from vaxdrill.core.errors import BrowserUnavailable, DrillFailed, ExitCode, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.cost import check_budget
 from vaxdrill.core.version import __version__
 from vaxdrill.report.drill import build_report, engineer_verdict
 
@@ -51,6 +52,9 @@ def drill(
     toxiproxy: Annotated[
         str | None, typer.Option(help="Loopback URL of a running Toxiproxy for the network faults (see loadtest).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Simulate even when the estimated time or memory is over budget.")
+    ] = False,
 ) -> None:
     """Simulate the policies, load-test the reference server with the fault plan, calibrate, report."""
     started = time.monotonic()
@@ -59,6 +63,8 @@ def drill(
         raise VaxdrillError(f"{scenario_path}: the drill needs `sites` (the simulation and the server's seed data)")
     reps = replications or min(20, scenario.replications)
     root = scenario.seed if seed is None else seed
+    # Checked before anything starts; both simulation phases run the same sites, policies and replications.
+    check_budget(scenario, reps, max(len(scenario.policies), 1), force=force)
     run = RunFolder.create(scenario, "drill", root, out=out_dir)
     folder = run.path
     logs = folder / "logs"
@@ -77,7 +83,7 @@ def drill(
         out.print(f"[green]done[/green] {name} in {step.seconds:.0f} s (exit {code}; log {log})", highlight=False)
         return step
 
-    seed_args = ["--seed", str(root), "--replications", str(reps)]
+    seed_args = ["--seed", str(root), "--replications", str(reps), *(["--force"] if force else [])]
     phase("simulation", _vaxdrill("simulate", str(scenario_path), *seed_args, "--out", str(folder / "simulation")),
           "simulation", {0})  # fmt: skip
     load_args = ["--out", str(folder / "loadtest"), "--workers", str(workers)]

@@ -7,11 +7,13 @@ then runs uvicorn with N worker processes that share nothing but the database.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +28,7 @@ from vaxdrill.cli.paths import SCENARIO_HELP, absolute_db_url, user_path
 from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import Fault
-from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.secrets import DRILL_SECRETS, ENV_VARS
 from vaxdrill.core.shipped import resolve_scenario
 
 out = Console(stderr=True, soft_wrap=True)
@@ -73,12 +75,44 @@ def serve(
         ),
     ] = None,
     drill_otp: Annotated[
-        str | None, typer.Option(help="Drill mode: OTPs derived from mobile + this secret (off by default).")
+        str | None,
+        typer.Option(
+            envvar=ENV_VARS["drill_otp"], help="Drill mode: OTPs derived from mobile + this secret (off by default)."
+        ),
     ] = None,
-    staff_secret: Annotated[str, typer.Option(help="Secret site staff log in with.")] = DRILL_SECRETS.staff_secret,
+    staff_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar=ENV_VARS["staff_secret"],
+            help="Secret site staff log in with (default: a random one, see --secrets-file).",
+        ),
+    ] = None,
     admin_token: Annotated[
-        str | None, typer.Option(help="Bearer token of the admin routes (default: a random one, printed).")
+        str | None,
+        typer.Option(
+            envvar=ENV_VARS["admin_token"],
+            help="Bearer token of the admin routes (default: a random one, see --secrets-file).",
+        ),
     ] = None,
+    secrets_file: Annotated[
+        Path | None,
+        typer.Option(help="Where generated secrets are written, owner-only (default: next to the SQLite file)."),
+    ] = None,
+    drill: Annotated[
+        bool,
+        typer.Option(
+            "--drill",
+            help="Drill mode: no per-address or per-account login limits (a load test's users all share one "
+            "address). Secrets stay as given.",
+        ),
+    ] = False,
+    auth_per_ip_limit: Annotated[
+        int, typer.Option(min=0, help="Logins and OTP requests per address per --auth-window, then 429 (0 = off).")
+    ] = 100,
+    staff_login_limit: Annotated[
+        int, typer.Option(min=0, help="Staff login attempts per account per --auth-window, then 429 (0 = off).")
+    ] = 10,
+    auth_window: Annotated[float, typer.Option(min=1, help="Window of the login limits, in seconds.")] = 900.0,
     max_in_flight: Annotated[
         int, typer.Option(min=0, help="Per worker: beyond this many requests in flight, 503 at once (0 = no limit).")
     ] = 200,
@@ -108,12 +142,20 @@ def serve(
         raise VaxdrillError("--db: an in-memory SQLite database cannot be shared by workers; give a file")
     plan = load_fault_plan(faults) if faults is not None else []
     scenario = load_scenario(seed_data) if seed_data is not None else None
-    token = admin_token or secrets.token_urlsafe(18)
+    generated = {}
+    if not staff_secret:
+        staff_secret = generated["staff_secret"] = secrets.token_urlsafe(18)
+    if not admin_token:
+        admin_token = generated["admin_token"] = secrets.token_urlsafe(18)
+    secrets_path = secrets_file or _secrets_path(db)
     config = ServerConfig(
         db=db,
         drill_otp=drill_otp,
         staff_secret=staff_secret,
-        admin_token=token,
+        admin_token=admin_token,
+        auth_per_ip_limit=0 if drill else auth_per_ip_limit,
+        staff_login_limit=0 if drill else staff_login_limit,
+        auth_window=auth_window,
         max_in_flight=max_in_flight,
         per_ip_limit=per_ip_limit,
         per_ip_window=per_ip_window,
@@ -141,13 +183,38 @@ def serve(
         )
     if plan:
         out.print(f"fault plan: {len(plan)} fault(s) from {faults}")
-    out.print(
-        f"drill OTP: {'on' if drill_otp else 'off'}; "
-        f"staff secret: {'default' if staff_secret == DRILL_SECRETS.staff_secret else 'set'}"
-    )
-    if admin_token is None:
-        out.print(f"admin token: {token}")
+    if generated:
+        _write_secrets(secrets_path, generated)
+        if sys.stderr.isatty():
+            # Shown once, on the terminal only: captured output (a log file, CI) gets the file's name.
+            for name, value in generated.items():
+                out.print(f"{name.replace('_', ' ')}: {value}", highlight=False)
+        out.print(f"generated {' and '.join(n.replace('_', ' ') for n in generated)}: in {secrets_path} (owner-only)")
+    public = [n for n in ("staff_secret", "admin_token") if getattr(config, n) == getattr(DRILL_SECRETS, n)]
+    if public and not drill:
+        out.print(f"[yellow]warning[/yellow] {', '.join(public)}: the public drill value; fine only for a drill")
+    limits = "off (--drill)" if drill else f"{auth_per_ip_limit} per address, {staff_login_limit} per staff account"
+    out.print(f"drill OTP: {'on' if drill_otp else 'off'}; login limits: {limits}")
     _run(config, host, port, workers, access_log, ENV_VAR)
+
+
+def _secrets_path(db: str) -> Path:
+    """Beside the SQLite file (``server.db`` -> ``server.db.secrets.json``); for PostgreSQL, in this folder."""
+    if db.startswith("sqlite") and ":///" in db:
+        return Path(db.split(":///", 1)[1].split("?", 1)[0] + ".secrets.json")
+    return Path("vaxdrill-server.secrets.json")
+
+
+def _write_secrets(path: Path, values: dict[str, str]) -> None:
+    """Write ``values`` as JSON readable by the owner only (0600), replacing an older file."""
+    try:
+        path.unlink(missing_ok=True)  # a new file gets the mode below whatever the old one had
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(values, handle, indent=2)
+            handle.write("\n")
+    except OSError as exc:
+        raise RunError(f"--secrets-file {path}: cannot write the generated secrets: {exc.strerror or exc}") from None
 
 
 def _safe(url: str) -> str:

@@ -22,6 +22,7 @@ from vaxdrill.cli.paths import ScenarioArg
 from vaxdrill.core.errors import SimulationError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.scenario.cost import check_budget
 
 # Wide enough for the table when written to a file or a CI log (a terminal keeps its own width).
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -44,6 +45,9 @@ def simulate(
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes for replications.")] = 1,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write results to this (new or empty) folder.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run even when the run's estimated time or memory is over budget.")
+    ] = False,
 ) -> None:
     """Compare offline-fallback policies on the scenario's session sites (replicated, with CRN)."""
     from simulation.experiment import choose_policies, run_replications, summary
@@ -65,6 +69,7 @@ def simulate(
         ) from None
     n = replications or scenario.replications
     root = scenario.seed if seed is None else seed
+    check_budget(scenario, n, len(names), workers, force)
     run = RunFolder.create(scenario, "simulate", root, out=out_dir)
     booked = sum(s.booked for s in scenario.sites)
     out.print(

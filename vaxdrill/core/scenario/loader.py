@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vaxdrill.core.errors import Problem, ScenarioError
+from vaxdrill.core.scenario.bounds import BoundedLoader, check_expansion, check_size
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.sites import Site
 
@@ -46,6 +47,7 @@ def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int], loader: yaml.S
 
 
 def _read_yaml(path: Path, shown: str) -> tuple[Any, dict[Loc, int]]:
+    check_size(path, shown)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -54,10 +56,12 @@ def _read_yaml(path: Path, shown: str) -> tuple[Any, dict[Loc, int]]:
         raise ScenarioError([Problem(shown, "", "is a folder, expected a scenario YAML file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(shown, "", f"cannot be read: {exc}")]) from None
-    loader = yaml.SafeLoader(text)
+    loader = BoundedLoader(text)
     lines: dict[Loc, int] = {}
     try:
         node = loader.get_single_node()
+        if node is not None:
+            check_expansion(node)
         data = None if node is None else _construct(node, (), lines, loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -91,6 +95,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _csv_sites(csv_path: Path, shown: str) -> list[dict[str, Any]]:
     """Each row a site; a header such as ``arrivals.no_show`` fills a nested field."""
+    check_size(csv_path, shown, "sites_csv")
     try:
         with csv_path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))

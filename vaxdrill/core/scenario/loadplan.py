@@ -7,9 +7,9 @@ launch day is replayed compressed.
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist, Distribution
@@ -212,6 +212,11 @@ TOXIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 ToxicType = Literal["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down"]
 NETWORK_ONLY = ("toxic", "attributes", "stream", "toxicity")
 
+MAX_FAULT_SECONDS = 30 * 86400.0
+"""A drill's faults start and end within a month; beyond that a duration is a typo."""
+
+RouteGlob = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
 
 class Fault(Strict):
     """A fault injected at ``at`` after the start, for ``duration``.
@@ -229,9 +234,11 @@ class Fault(Strict):
     """
 
     kind: Literal["outage", "latency", "error_rate", "slow_db", "sms_drop", "sms_delay", "network"]
-    at: Duration = Field(0.0, ge=0)
-    duration: Duration = Field(gt=0)
-    routes: list[str] = Field(default_factory=lambda: ["*"], description="Path globs; * = every API route.")
+    at: Duration = Field(0.0, ge=0, le=MAX_FAULT_SECONDS, description="Start after the plan is posted (<= 30 days).")
+    duration: Duration = Field(gt=0, le=MAX_FAULT_SECONDS, description="How long the fault lasts (<= 30 days).")
+    routes: list[RouteGlob] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=50, description="Path globs; * = every API route."
+    )
     mode: Literal["503", "reset", "hang"] = "503"
     latency: Dist | None = None
     rate: Share | None = None

@@ -29,19 +29,19 @@ class Scenario(Strict):
     description: str = ""
     date: dt.date | None = None
     seed: int = Field(1, ge=0, description="Root seed of every random stream.")
-    replications: int = Field(20, ge=1)
+    replications: int = Field(20, ge=1, le=10_000, description="Replications per policy (at most 10,000).")
     checkpoints: list[ClockTime] = Field(default_factory=list, description="Report vaccinated-by at these times.")
     site_defaults: dict[str, Any] = Field(
         default_factory=dict, description="Fields every site takes unless it sets its own (deep-merged)."
     )
     sites_csv: str | None = Field(None, description="CSV of further sites, relative to the scenario file.")
-    sites: list[Site] = Field(default_factory=list)
+    sites: list[Site] = Field(default_factory=list, max_length=5_000, description="At most 5,000 sites.")
     server: Server = Field(default_factory=Server)
     sms: Sms = Field(default_factory=Sms)
-    policies: dict[str, Policy] = Field(default_factory=dict)
+    policies: dict[str, Policy] = Field(default_factory=dict, max_length=50)
     load: LoadProfile | None = None
-    slos: list[Slo] = Field(default_factory=list)
-    faults: list[Fault] = Field(default_factory=list)
+    slos: list[Slo] = Field(default_factory=list, max_length=200)
+    faults: list[Fault] = Field(default_factory=list, max_length=200)
     target: Target = Field(default_factory=Target, description="Hosts a load test may reach beyond this machine.")
 
     @model_validator(mode="after")

@@ -19,6 +19,11 @@ def _dist(text: str) -> Distribution:
     return Distribution.model_validate(text)
 
 
+MAX_PEOPLE = 10_000
+"""Bound on a site's people (booked, walk-ins per hour, seats): a larger site is several sites, or a typo."""
+MAX_STAFF = 1_000
+
+
 class OutageWindow(Strict):
     """A scripted window in which the system (or a site's link) is down or degraded."""
 
@@ -51,7 +56,7 @@ class Connectivity(Strict):
 class Station(Strict):
     """A service point: ``staff`` servers in parallel, each taking ``service`` per beneficiary."""
 
-    staff: int = Field(1, ge=1)
+    staff: int = Field(1, ge=1, le=MAX_STAFF)
     service: Dist
     needs_system: bool = Field(
         False, description="Each beneficiary here performs a transaction against the registration system."
@@ -65,7 +70,7 @@ class Observation(Strict):
     """Post-vaccination observation: 30 minutes (MoHFW guidelines), limited seats."""
 
     duration: Dist = Field(default_factory=lambda: _dist("30min"))
-    seats: int | None = Field(None, ge=1, description="Seats in the observation room; none = unlimited.")
+    seats: int | None = Field(None, ge=1, le=MAX_PEOPLE, description="Seats in the observation room; none = unlimited.")
 
 
 class Stations(Strict):
@@ -99,15 +104,19 @@ class Arrivals(Strict):
     patience: Duration | None = Field(
         7200.0, gt=0, description="A waiting beneficiary leaves after this long (turned away)."
     )
-    walk_ins_per_hour: float = Field(0.0, ge=0, description="Unbooked arrivals per hour (0 at launch).")
+    walk_ins_per_hour: float = Field(
+        0.0, ge=0, le=MAX_PEOPLE, description="Unbooked arrivals per hour (0 at launch; at most 10,000)."
+    )
 
 
 class Vials(Strict):
     """Multi-dose vials: opened on demand, discarded 4 h after opening or at session close."""
 
-    doses_per_vial: int = Field(10, ge=1, description="Covishield: 10; early Covaxin: 20.")
+    doses_per_vial: int = Field(10, ge=1, le=100, description="Covishield: 10; early Covaxin: 20.")
     discard_after: Duration = Field(4 * 3600.0, gt=0, description="No open-vial policy at launch (MoHFW).")
-    stock: int | None = Field(None, ge=0, description="Doses at the site; none = enough for everyone.")
+    stock: int | None = Field(
+        None, ge=0, le=100 * MAX_PEOPLE, description="Doses at the site; none = enough for everyone."
+    )
     late_open_after: ClockTime | None = Field(
         None, description="From this time, open a new vial only if enough beneficiaries are waiting."
     )
@@ -119,7 +128,7 @@ class Paper(Strict):
 
     back_entry: Dist = Field(default_factory=lambda: _dist("1min + exp(1min)"), description="Time per record.")
     back_entry_when: Literal["idle", "after_close"] = "idle"
-    back_entry_staff: int = Field(1, ge=1)
+    back_entry_staff: int = Field(1, ge=1, le=MAX_STAFF)
     reconciliation_share: Share = Field(0.05, description="Share of back-entered records needing a fix.")
     reconciliation_time: Dist = Field(default_factory=lambda: _dist("5min"))
 
@@ -132,12 +141,14 @@ class Site(Strict):
     state: str = "State"
     pincode: str | None = None
     kind: Literal["urban", "rural"] = "urban"
-    booked: int = Field(100, ge=0, description="MoHFW: 100 beneficiaries per session per day.")
-    target: int | None = Field(None, ge=0, description="Attainment target; defaults to booked.")
+    booked: int = Field(
+        100, ge=0, le=MAX_PEOPLE, description="MoHFW: 100 beneficiaries per session per day (at most 10,000)."
+    )
+    target: int | None = Field(None, ge=0, le=MAX_PEOPLE, description="Attainment target; defaults to booked.")
     opens: ClockTime = 9 * 3600.0
     closes: ClockTime = 17 * 3600.0
     at_close: Literal["finish", "send_home"] = "finish"
-    waiting_capacity: int | None = Field(None, ge=1)
+    waiting_capacity: int | None = Field(None, ge=1, le=MAX_PEOPLE)
     arrivals: Arrivals = Field(default_factory=Arrivals)
     stations: Stations = Field(default_factory=Stations)
     vials: Vials = Field(default_factory=Vials)

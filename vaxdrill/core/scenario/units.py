@@ -7,7 +7,9 @@ so the simulation, the server and the load test share one unit.
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -49,6 +51,8 @@ def parse_duration(value: Any) -> float:
         pos, parts = match.end(), parts + 1
     if parts == 0:
         raise ValueError(f"expected a duration such as 90s, 30min or 4h, found {value!r}")
+    if not math.isfinite(total):
+        raise ValueError(f"expected a finite duration, found {value!r}")
     return total
 
 
@@ -87,7 +91,21 @@ def parse_share(value: Any) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Inverse of :func:`parse_duration`, for messages and resolved scenarios."""
+    """Inverse of :func:`parse_duration`, for messages and resolved scenarios.
+
+    The text always parses back to ``seconds``: the short form (``90s``, ``4h``) when it does, else
+    every digit in plain notation (``1000001s``, never ``1e+06s``, which no parser here reads).
+    """
+    short = _short_duration(seconds)
+    try:
+        if parse_duration(short) == seconds:
+            return short
+    except ValueError:
+        pass
+    return f"{_plain(seconds)}s"
+
+
+def _short_duration(seconds: float) -> str:
     if seconds == 0:
         return "0s"
     if seconds < 1:
@@ -97,6 +115,12 @@ def format_duration(seconds: float) -> str:
     if seconds % 60 == 0:
         return f"{seconds / 60:g}min"
     return f"{seconds:g}s"
+
+
+def _plain(number: float) -> str:
+    """``number`` in positional notation with the digits of its shortest repr (no exponent)."""
+    text = format(Decimal(repr(float(number))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_clock(seconds: float) -> str:

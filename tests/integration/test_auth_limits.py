@@ -1,0 +1,84 @@
+"""Staff logins and OTPs are limited per account and per address by default (429 with Retry-After)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from regserver.config import ServerConfig
+from tests.integration.conftest import STAFF, Srv, config_for, start
+from vaxdrill.core.scenario.model import Scenario
+
+LOGIN = "/api/v2/staff/login"
+DEFAULTS = ServerConfig()
+
+
+@pytest_asyncio.fixture
+async def guarded(tmp_path: Path, raigad: Scenario) -> AsyncIterator[Srv]:
+    """A server with the default limits (the suite's other servers turn them off, as a drill does)."""
+    config = config_for(
+        f"sqlite:///{tmp_path / 'server.db'}",
+        auth_per_ip_limit=DEFAULTS.auth_per_ip_limit,
+        staff_login_limit=DEFAULTS.staff_login_limit,
+    )
+    async for s in start(config, raigad):
+        yield s
+
+
+def test_limits_are_on_by_default() -> None:
+    assert DEFAULTS.auth_per_ip_limit > 0 and DEFAULTS.staff_login_limit > 0
+    assert DEFAULTS.staff_secret == "" and DEFAULTS.admin_token == ""  # no default secret: refuse everyone
+
+
+@pytest.mark.asyncio
+async def test_wrong_staff_secrets_are_cut_off_per_account(guarded: Srv) -> None:
+    body = {"center_id": 100001, "staff_id": "v1", "secret": "guess"}
+    answers = []
+    for _ in range(6):  # 300 guesses, 50 at a time (the server sheds beyond 200 in flight)
+        answers += await asyncio.gather(*[guarded.client.post(LOGIN, json=body) for _ in range(50)])
+    codes = [r.status_code for r in answers]
+    assert codes.count(401) <= DEFAULTS.staff_login_limit
+    limited = [r for r in answers if r.status_code == 429]
+    assert len(limited) >= 300 - DEFAULTS.staff_login_limit
+    assert int(limited[0].headers["Retry-After"]) >= 1
+    assert limited[0].json()["errorCode"] == "AUTH_RATE_LIMIT"
+    # The account stays locked for the window, even with the right secret.
+    right = await guarded.client.post(LOGIN, json={**body, "secret": STAFF})
+    assert right.status_code == 429
+
+
+@pytest.mark.asyncio
+async def test_staff_logins_are_limited_per_address(guarded: Srv) -> None:
+    codes = []
+    for i in range(DEFAULTS.auth_per_ip_limit + 5):
+        r = await guarded.client.post(LOGIN, json={"center_id": 100001, "staff_id": f"s{i}", "secret": "guess"})
+        codes.append(r.status_code)
+    assert codes[: DEFAULTS.auth_per_ip_limit] == [401] * DEFAULTS.auth_per_ip_limit
+    assert set(codes[DEFAULTS.auth_per_ip_limit :]) == {429}
+
+
+@pytest.mark.asyncio
+async def test_otp_requests_are_limited_per_address(guarded: Srv) -> None:
+    answers = []
+    for i in range(200):
+        r = await guarded.client.post("/api/v2/auth/public/generateOTP", json={"mobile": f"9{i:09d}"})
+        answers.append(r)
+    codes = [r.status_code for r in answers]
+    assert codes.count(200) == DEFAULTS.auth_per_ip_limit
+    assert codes.count(429) == 200 - DEFAULTS.auth_per_ip_limit
+    assert "Retry-After" in answers[-1].headers
+    confirm = await guarded.client.post(
+        "/api/v2/auth/public/confirmOTP", json={"otp": "0" * 64, "txnId": answers[0].json()["txnId"]}
+    )
+    assert confirm.status_code == 429
+
+
+@pytest.mark.asyncio
+async def test_the_limits_can_be_turned_off(srv: Srv) -> None:
+    for i in range(DEFAULTS.auth_per_ip_limit + 5):
+        r = await srv.client.post("/api/v2/auth/public/generateOTP", json={"mobile": f"8{i:09d}"})
+        assert r.status_code == 200, r.text
