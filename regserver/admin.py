@@ -37,7 +37,9 @@ def _fault_json(item: ActiveFault, now: float) -> dict[str, object]:
     }
 
 
-@router.post("/faults", status_code=201, response_model=s.FaultCreated, responses=answers(ADMIN))
+@router.post(
+    "/faults", status_code=201, response_model=s.FaultCreated, responses=answers(ADMIN, s422=("NETWORK_FAULT",))
+)
 async def add_fault(fault: Fault, _: Admin, st: State) -> Response:
     if fault.kind == "network":
         raise ApiProblem(422, "NETWORK_FAULT", "a network fault is applied by a proxy in front of the server, not here")
