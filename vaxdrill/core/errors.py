@@ -16,6 +16,7 @@ Hierarchy::
     ├── FaultFileError             a ``vaxdrill serve --faults`` file is not a list of faults
     ├── LoopbackError              ``--host`` is not a loopback address
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
+    ├── ParameterError             a ``--param``/``--decide`` path or value does not fit the scenario
     ├── ArrivalCurveError          the scenario cannot give an arrival curve
     ├── RunError                   vaxdrill could not carry the run out           exit 3 (COULD_NOT_RUN)
     │   ├── ProcessFailed          the server or Locust failed to start or finish
@@ -111,6 +112,10 @@ class LoopbackError(VaxdrillError):
 
 class SimulationError(VaxdrillError):
     """The simulation cannot run as asked (a scenario without sites, an unknown policy...)."""
+
+
+class ParameterError(VaxdrillError):
+    """A ``--param``, ``--decide``, ``--minimise`` or ``--subject-to`` of sweep, sensitivity or optimise is not valid."""
 
 
 class ArrivalCurveError(VaxdrillError):
