@@ -50,7 +50,9 @@ class Batch:
         return [(v, r) for v in range(len(self.variants)) for r in reps]
 
 
-def evaluate(scenario: Scenario, variant: int, seed: int, replication: int, policies: tuple[str, ...] | None) -> TaskResult:
+def evaluate(
+    scenario: Scenario, variant: int, seed: int, replication: int, policies: tuple[str, ...] | None
+) -> TaskResult:
     """One task: a replication of one variant under every chosen policy (the worker's entry point)."""
     result = run_replication(scenario, seed, replication, policies)
     return TaskResult(variant, replication, {name: day.total for name, day in result.policies.items()})
@@ -131,10 +133,11 @@ class DaskBackend:
     name = "dask"
 
     def __init__(self, address: str, timeout: float = 30.0) -> None:
-        from distributed import Client
+        import distributed
 
+        connect: Any = distributed.Client  # distributed's API is only partly typed
         try:
-            self.client: Any = Client(address, timeout=f"{timeout}s", set_as_default=False)
+            self.client: Any = connect(address, timeout=f"{timeout}s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise RunError(f"--dask {address}: cannot reach the Dask scheduler: {exc}") from None
         self.address = address
@@ -145,8 +148,9 @@ class DaskBackend:
         self.workers = max(1, sum(threads.values()))
 
     def run(self, batch: Batch, on_done: OnDone | None = None) -> list[TaskResult]:
-        from distributed import as_completed
+        import distributed
 
+        as_completed: Any = distributed.as_completed
         tasks = batch.tasks()
         scattered = self.client.scatter(list(batch.variants), broadcast=True, hash=False)
         futures = [

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from simulation.experiment import PAIRED_METRICS, _summarise, choose_policies, ci95
 from simulation.explore.backends import Backend, Batch, OnDone, TaskResult
 from simulation.explore.space import Parameter, Sample, design
-from simulation.experiment import PAIRED_METRICS, _summarise, choose_policies, ci95
 from simulation.model import policies_of
 from vaxdrill.core.errors import ParameterError
 from vaxdrill.core.scenario.model import Scenario
@@ -110,7 +110,13 @@ def write_points_csv(path: Path, sweep: Sweep) -> Path:
             for policy in sweep.policies:
                 totals = task.totals[policy]
                 writer.writerow(
-                    [task.variant, *shown, policy, task.replication, *(_cell(float(totals.get(m, 0.0))) for m in metrics)]
+                    [
+                        task.variant,
+                        *shown,
+                        policy,
+                        task.replication,
+                        *(_cell(float(totals.get(m, 0.0))) for m in metrics),
+                    ]
                 )
     return path
 
@@ -238,7 +244,10 @@ def _threshold(sweep: Sweep, metric: str, order: list[int], first: str, last: st
     param = sweep.params[0]
     xs = [float(sweep.points[i][0]) for i in order]
     sign = -1.0 if lower_is_better(metric) else 1.0
-    gaps = [ci95((sign * np.subtract(sweep.metric(i, last, metric), sweep.metric(i, first, metric))).tolist()) for i in order]
+    gaps = [
+        ci95((sign * np.subtract(sweep.metric(i, last, metric), sweep.metric(i, first, metric))).tolist())
+        for i in order
+    ]
     x = _crossing(xs, [g.mean for g in gaps])
     early = _crossing(xs, [g.hi for g in gaps])  # from here `last` may be better
     late = _crossing(xs, [g.lo for g in gaps])  # from here `last` is better beyond doubt

@@ -115,7 +115,7 @@ class SimulationError(VaxdrillError):
 
 
 class ParameterError(VaxdrillError):
-    """A ``--param``, ``--decide``, ``--minimise`` or ``--subject-to`` of sweep, sensitivity or optimise is not valid."""
+    """A ``--param``, ``--decide``, ``--minimise`` or ``--subject-to`` (sweep, sensitivity, optimise) is not valid."""
 
 
 class ArrivalCurveError(VaxdrillError):

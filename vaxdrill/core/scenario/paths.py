@@ -78,12 +78,12 @@ def _kind_of(annotation: Any, metadata: Sequence[Any] = ()) -> Kind | None:
     """The kind of value a field annotation holds (None: a section, not a settable value)."""
     for meta in metadata:  # pydantic moves a field's own Annotated metadata here
         if isinstance(meta, BeforeValidator) and meta.func in _PARSERS:
-            return typing.cast(Kind, _PARSERS[meta.func])  # type: ignore[index]
+            return typing.cast(Kind, _PARSERS[meta.func])
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         for meta in typing.get_args(annotation)[1:]:
             if isinstance(meta, BeforeValidator) and meta.func in _PARSERS:
-                return typing.cast(Kind, _PARSERS[meta.func])  # type: ignore[index]
+                return typing.cast(Kind, _PARSERS[meta.func])
         return _kind_of(typing.get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         kinds = [_kind_of(a) for a in typing.get_args(annotation) if a is not type(None)]
