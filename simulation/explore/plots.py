@@ -95,9 +95,7 @@ def _heat_maps(folder: Path, sweep: Sweep, metric: str) -> list[Path]:
     written = []
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     _map(ax, xs, ys, np.asarray(best, dtype=float), grid, cmap=cmap, vmin=-0.5, vmax=9.5)
-    handles = [
-        Line2D([], [], marker="s", ls="", color=cmap(k), label=name) for k, name in enumerate(sweep.policies)
-    ]
+    handles = [Line2D([], [], marker="s", ls="", color=cmap(k), label=name) for k, name in enumerate(sweep.policies)]
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     word = "lowest" if lower_is_better(metric) else "highest"
     ax.set_title(f"Policy with the {word} {metric}", fontsize=10)

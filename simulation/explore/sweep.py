@@ -81,6 +81,14 @@ def run_sweep(
     return Sweep(scenario, params, sample, design_points, list(policies), seed, replications, results)
 
 
+def metric_names(scenario: Scenario, policy: str) -> list[str]:
+    """The metrics a day of ``scenario`` reports (one short replication of its first sites), to check names early."""
+    from simulation.model import run_replication
+
+    few = scenario.model_copy(update={"sites": scenario.sites[:20]})
+    return sorted(run_replication(few, scenario.seed, 0, (policy,)).policies[policy].total)
+
+
 def check_metric(metric: str, known: Sequence[str], option: str = "--metric") -> None:
     """Refuse a metric the simulation does not report, suggesting the nearest."""
     if metric in known:

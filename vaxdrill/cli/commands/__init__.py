@@ -10,7 +10,18 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
-    from vaxdrill.cli.commands import capacity, compare, drill, loadtest, profile, serve, simulate
+    from vaxdrill.cli.commands import (
+        capacity,
+        compare,
+        drill,
+        loadtest,
+        optimise,
+        profile,
+        sensitivity,
+        serve,
+        simulate,
+        sweep,
+    )
 
     simulate.register(app)
     serve.register(app)
@@ -19,3 +30,6 @@ def register(app: typer.Typer) -> None:
     profile.register(app)
     drill.register(app)
     compare.register(app)
+    sweep.register(app)
+    sensitivity.register(app)
+    optimise.register(app)
