@@ -198,17 +198,14 @@ def best_policy(sweep: Sweep, point: int, metric: str) -> str:
 
 
 def _crossing(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Where ``ys`` first changes sign along ``xs`` (linear interpolation)."""
-    for (x0, y0), (x1, y1) in zip(zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False):
-        if y0 == 0:
-            return x0
-        if (y0 < 0) != (y1 < 0) and y1 != y0:
-            return x0 + (x1 - x0) * (0 - y0) / (y1 - y0)
-    return None
-
-
-def _phrase(metric: str) -> str:
-    return "fewer" if lower_is_better(metric) else "more"
+    """Where ``ys`` turns positive for good along ``xs``: after its last value at or below zero."""
+    last = max((i for i, y in enumerate(ys) if y <= 0), default=None)
+    if last is None:
+        return xs[0]
+    if last == len(ys) - 1:
+        return None
+    y0, y1 = ys[last], ys[last + 1]
+    return xs[last] + (xs[last + 1] - xs[last]) * (0 - y0) / (y1 - y0)
 
 
 def answer(sweep: Sweep, metric: str) -> str:
@@ -257,15 +254,18 @@ def _threshold(sweep: Sweep, metric: str, order: list[int], first: str, last: st
         for i in order
     ]
     x = _crossing(xs, [g.mean for g in gaps])
-    early = _crossing(xs, [g.hi for g in gaps])  # from here `last` may be better
-    late = _crossing(xs, [g.lo for g in gaps])  # from here `last` is better beyond doubt
     if x is None:
-        return f"{last} gives {_phrase(metric)} {metric} than {first} at the high end of {param.path}."
-    bounds = [b if b is not None else (xs[0] if k == 0 else xs[-1]) for k, b in enumerate((early, late))]
-    lo, hi = min(x, *bounds), max(x, *bounds)
+        return f"{last} is better than {first} on {metric} at the high end of {param.path}."
+    # The bracket: from the last point where `last` is surely not better, to the first from which it
+    # surely is (95% intervals of the paired difference), at the grid's resolution.
+    not_better = [i for i, g in enumerate(gaps) if g.hi <= 0]
+    unsure = [i for i, g in enumerate(gaps) if g.lo <= 0]
+    lo = xs[not_better[-1]] if not_better else xs[0]
+    hi = xs[min(unsure[-1] + 1, len(xs) - 1)] if unsure else xs[0]
+    lo, hi = min(lo, x), max(hi, x)
     word = "later than" if param.kind == "clock" else "more than"
     return (
-        f"{last} gives {_phrase(metric)} {metric} than {first} whenever {param.path} is {word} "
+        f"{last} is better than {first} on {metric} whenever {param.path} is {word} "
         f"{param.show(x)} [{param.show(lo)}, {param.show(hi)}]."
     )
 
