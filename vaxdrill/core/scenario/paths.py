@@ -225,10 +225,12 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--
     if not values:
         return scenario
     data = scenario.model_dump(mode="json")
+    shown: dict[str, str] = {}
     for path, value in values.items():
         target = field(scenario, path, option)
         if isinstance(value, str) and target.kind in NUMERIC:
             value = parse_value(target.kind, value, path, option)
+        shown[path] = format_value(target.kind, value)
         encoded = _as_data(target.kind, value)
         if target.parts[0] == "site_defaults":
             rest = target.parts[1:]
@@ -246,7 +248,7 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--
         return Scenario.model_validate(data)
     except ValidationError as exc:
         problem = _problem(option, exc.errors()[0], {}, [])
-        named = ", ".join(f"{p}={format_value(field(scenario, p, option).kind, v)}" for p, v in values.items())
+        named = ", ".join(f"{p}={v}" for p, v in shown.items())
         for path in values:
             tail = show_path(parse_path(path)[1:]) if path.startswith("site_defaults.") else path
             if problem.path == tail or problem.path.endswith("." + tail):  # a site's copy of a default
