@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from simulation.explore.backends import TaskResult
-from simulation.explore.optimise import Constraint, Evaluated, parse_constraint, pareto
+from simulation.explore.optimise import Constraint, Evaluated, pareto, parse_constraint
 from simulation.explore.space import parse_parameter
 from simulation.explore.sweep import Sweep, answer, write_points_csv
 from tests.conftest import SCENARIOS
@@ -33,7 +33,9 @@ def _sweep(gaps: list[float], results_order: list[int] | None = None) -> Sweep:
 def test_the_answer_names_where_the_better_policy_changes() -> None:
     text = answer(_sweep([-20, -10, 0, 10, 20, 30, 40]), "vaccinated")
     # The mean difference crosses zero at 12:00; with +-1 noise the intervals bracket it by a grid step.
-    assert text == "paper is better than wait on vaccinated whenever server.outages[0].end is later than 12:00 [11:30, 12:30]."
+    assert text == (
+        "paper is better than wait on vaccinated whenever server.outages[0].end is later than 12:00 [11:30, 12:30]."
+    )
 
 
 def test_the_answer_when_one_policy_is_best_everywhere() -> None:
