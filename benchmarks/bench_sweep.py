@@ -9,8 +9,8 @@ The sweep is the district scenario (16 sites, stochastic server and link failure
 1. on one local worker process (in this process),
 2. on two local worker processes (the fork-server pool ``vaxdrill sweep --workers 2`` uses), and
 3. alternating with 2 (``--rounds`` times), on a dask.distributed cluster of a scheduler and two
-   single-threaded worker processes on 127.0.0.1 (started before the clock starts, as a cluster is long-lived; the scatter of the
-   variants and every task's round trip are timed),
+   single-threaded worker processes on 127.0.0.1 (started before the clock starts, as a cluster is
+   long-lived; the scatter of the variants and every task's round trip are timed),
 
 checks that the three give the same ``points.csv`` bytes, and prints the wall times, the speed-up
 of two workers over one and the extra cost of Dask over local processes, with the machine's load
