@@ -209,13 +209,25 @@ def run_optimise(
     }
 
 
+def designs(decide: Sequence[Parameter]) -> int | None:
+    """How many designs a space of whole numbers holds (None: a continuous space)."""
+    if not all(p.kind == "int" for p in decide):
+        return None
+    return math.prod(int((p.high or 0) - (p.low or 0)) // int(p.step or 1) + 1 for p in decide)
+
+
+def planned_trials(decide: Sequence[Parameter], trials: int) -> int:
+    """The trials that will run: a small space of whole numbers is tried whole, then the search stops."""
+    size = designs(decide)
+    return min(trials, size) if size is not None else trials
+
+
 def _sampler(decide: Sequence[Parameter], trials: int, seed: int) -> Any:
     import optuna
 
-    if all(p.kind == "int" for p in decide):
-        size = math.prod(int((p.high or 0) - (p.low or 0)) // int(p.step or 1) + 1 for p in decide)
-        if size <= trials:  # every design fits in the trials: try them all
-            return optuna.samplers.BruteForceSampler(seed=seed)
+    size = designs(decide)
+    if size is not None and size <= trials:  # every design fits in the trials: try them all
+        return optuna.samplers.BruteForceSampler(seed=seed)
     return optuna.samplers.TPESampler(
         seed=seed, constraints_func=lambda t: t.user_attrs.get("violations", [0.0]), n_startup_trials=min(10, trials)
     )

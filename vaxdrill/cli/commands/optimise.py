@@ -44,7 +44,7 @@ def optimise(
     out_dir: OutDir = None,
 ) -> None:
     """Minimise a cost subject to targets on the simulated day; re-check the best design on fresh replications."""
-    from simulation.explore.optimise import parse_constraint, parse_objective, run_optimise
+    from simulation.explore.optimise import parse_constraint, parse_objective, planned_trials, run_optimise
     from simulation.explore.plots import PARETO_PNG, write_pareto
     from simulation.explore.space import parse_parameter
     from simulation.explore.sweep import check_metric, known_policies, metric_names
@@ -71,7 +71,7 @@ def optimise(
             f"{n} replication(s), policy {name}, seed {root}; on {where(backend)}",
             highlight=False,
         )
-        with progress("trials", trials) as done:
+        with progress("trials", planned_trials(params, trials)) as done:
             doc = run_optimise(
                 scenario, params, objective, constraints, name, confidence, trials, n, root, backend, done
             )
