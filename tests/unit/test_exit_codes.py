@@ -41,7 +41,8 @@ def test_readme_has_one_exit_code_table() -> None:
 
 def test_every_error_carries_the_exit_code_of_its_kind() -> None:
     user = [errors.ScenarioError, errors.ResultsError, errors.ProfileError, errors.FaultFileError,
-            errors.LoopbackError, errors.SimulationError, errors.ArrivalCurveError]  # fmt: skip
+            errors.LoopbackError, errors.SimulationError, errors.ArrivalCurveError, errors.ParameterError,
+            errors.DocumentError]  # fmt: skip
     could_not_run = [errors.RunError, errors.ProcessFailed, errors.DatabaseUnreachable, errors.PhaseFailed,
                      errors.BrowserUnavailable]  # fmt: skip
     assert VaxdrillError.exit_code is ExitCode.USER_ERROR
