@@ -19,6 +19,7 @@ Hierarchy::
     ├── LoopbackError              an address that must be on this machine is not (not the target's)
     ├── FaultPlanError             the scenario plans faults the target offers no fault API for
     ├── SimulationError            the simulation cannot run as asked (no sites, unknown policy)
+    ├── ParameterError             a ``--param``/``--decide`` path or value does not fit the scenario
     ├── ArrivalCurveError          the scenario cannot give an arrival curve
     ├── RunError                   vaxdrill could not carry the run out           exit 3 (COULD_NOT_RUN)
     │   ├── ProcessFailed          the server or Locust failed to start or finish
@@ -127,6 +128,10 @@ class FaultPlanError(VaxdrillError):
 
 class SimulationError(VaxdrillError):
     """The simulation cannot run as asked (a scenario without sites, an unknown policy...)."""
+
+
+class ParameterError(VaxdrillError):
+    """A ``--param``, ``--decide``, ``--minimise`` or ``--subject-to`` (sweep, sensitivity, optimise) is not valid."""
 
 
 class ArrivalCurveError(VaxdrillError):

@@ -16,10 +16,13 @@ def register(app: typer.Typer) -> None:
         drill,
         examples,
         loadtest,
+        optimise,
         profile,
         proxy,
+        sensitivity,
         serve,
         simulate,
+        sweep,
         worker,
     )
 
@@ -33,3 +36,6 @@ def register(app: typer.Typer) -> None:
     proxy.register(app)
     worker.register(app)
     examples.register(app)
+    sweep.register(app)
+    sensitivity.register(app)
+    optimise.register(app)

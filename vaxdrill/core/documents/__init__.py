@@ -8,6 +8,9 @@ schema                                 file                            model
 ``vaxdrill.capacity/1``                ``capacity.json``               :class:`CapacityResult`
 ``vaxdrill.server_profile/1``          ``server_profile.json``         :class:`ServerProfileDocument`
 ``vaxdrill.cli.drill/1``               ``summary.json`` (drill)        :class:`DrillSummary`
+``vaxdrill.sweep/1``                   ``summary.json`` (sweep)        :class:`SweepSummary`
+``vaxdrill.sensitivity/1``             ``summary.json`` (sensitivity)  :class:`SensitivitySummary`
+``vaxdrill.optimise/1``                ``summary.json`` (optimise)     :class:`OptimiseSummary`
 =====================================  ==============================  ==========================
 
 Producers validate a document through its model before writing it; readers use
@@ -29,19 +32,27 @@ from vaxdrill.core.documents.base import (
 from vaxdrill.core.documents.capacity import CapacityResult
 from vaxdrill.core.documents.drill import DrillSummary
 from vaxdrill.core.documents.loadtest import LoadTestSummary
+from vaxdrill.core.documents.optimise import OptimiseSummary
 from vaxdrill.core.documents.profile import ServerProfileDocument
+from vaxdrill.core.documents.sensitivity import SensitivitySummary
 from vaxdrill.core.documents.simulation import SimulationSummary
+from vaxdrill.core.documents.sweep import SweepSummary
 from vaxdrill.core.errors import DocumentError
 
 __all__ = [
     "DOCUMENTS", "CapacityResult", "Document", "DocumentError", "DrillSummary", "LoadTestSummary",
-    "ServerProfileDocument", "SimulationSummary", "json_schema", "model_for", "parse_document", "read_any",
+    "OptimiseSummary", "SensitivitySummary", "ServerProfileDocument", "SimulationSummary", "SweepSummary",
+    "json_schema", "model_for", "parse_document", "read_any",
     "read_document", "read_json_object", "schema_file_name",
 ]  # fmt: skip
 
 DOCUMENTS: dict[str, type[Document]] = {
-    m.SCHEMA: m for m in (SimulationSummary, LoadTestSummary, CapacityResult, ServerProfileDocument, DrillSummary)
-}
+    m.SCHEMA: m
+    for m in (
+        SimulationSummary, LoadTestSummary, CapacityResult, ServerProfileDocument, DrillSummary, SweepSummary,
+        SensitivitySummary, OptimiseSummary,
+    )
+}  # fmt: skip
 """Every results document by its ``schema`` tag."""
 
 

@@ -1,0 +1,1 @@
+"""Exploring a scenario: sweeps, sensitivity analysis and optimisation over many variants of it."""
