@@ -63,6 +63,7 @@ class Guard:
         self.in_flight = 0
         self.limit: AdaptiveLimit | None = None  # made from the config once the app has started
         self._limit_seen = 0
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     @property
     def state(self) -> Any:
@@ -131,9 +132,18 @@ class Guard:
                 if int(self.limit.limit) != self._limit_seen:
                     self._limit_seen = int(self.limit.limit)
                     CONCURRENCY_LIMIT.set(self._limit_seen)
-            method = scope.get("method", "")
-            REQUESTS.labels(label, method, str(status)).inc()
-            LATENCY.labels(label, method).observe(ended - started)
+            counted = self._series.get((label, scope.get("method", ""), status))
+            if counted is None:
+                counted = self._series_for(label, scope.get("method", ""), status)
+            counted[0].inc()
+            counted[1].observe(ended - started)
+
+    def _series_for(self, label: str, method: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram of one (route, method, status), looked up once."""
+        series = (REQUESTS.labels(label, method, str(status)), LATENCY.labels(label, method))
+        if len(self._series) < 10_000:  # a bound, whatever paths a scanner tries
+            self._series[(label, method, status)] = series
+        return series
 
     def _adaptive(self, cfg: Any) -> AdaptiveLimit | None:
         if self.limit is None and cfg.latency_target > 0:

@@ -37,7 +37,7 @@ class AdaptiveLimit:
     target: float = 0.05
     max_limit: int = 200
     min_limit: int = 4
-    initial: int = 20
+    initial: int = 50
     window: float = 0.1
     min_samples: int = 10
     smoothing: float = 0.5
