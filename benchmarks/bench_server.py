@@ -257,7 +257,9 @@ async def booking_data(db_url: str, folder: Path, people: int, files: int) -> li
 @contextlib.contextmanager
 def reference_server(db_url: str, workers: int, folder: Path, args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     """A seeded server with booking data for every round: its URLs and the data files."""
-    common = ["--db", db_url, "--reset", "--seed-data", str(SCENARIO), "--admin-token", "bench", "--max-in-flight", "0"]
+    # No shedding: this measures what the server can do; wrk would count fast 503s as answers.
+    common = ["--db", db_url, "--reset", "--seed-data", str(SCENARIO), "--admin-token", "bench"]
+    common += ["--max-in-flight", "0", "--latency-target", "0"]
     with ServerProcess(*common, workers=workers) as server:
         sub = folder / uuid.uuid4().hex[:8]
         sub.mkdir()

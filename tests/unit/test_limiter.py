@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from regserver.limiter import AdaptiveLimit
 
 
@@ -54,8 +56,14 @@ def test_grows_while_on_time_and_used_up_to_the_hard_cap() -> None:
     assert limit.limit == 60  # the hard cap, never beyond
 
 
+def quiet(limit: AdaptiveLimit, clock: Clock, latency: float = 0.002) -> None:
+    """A quiet start: a few requests at a time, answered fast (the baseline is learned from it)."""
+    window(limit, clock, latency=latency, busy=2)
+
+
 def test_shrinks_in_proportion_while_late_down_to_the_floor() -> None:
     limit, clock = make(target=0.05, initial=100, max_limit=200, min_limit=4)
+    quiet(limit, clock)
     window(limit, clock, latency=0.06)  # a little late: a small cut
     small_cut = 100 - limit.limit
     assert 0 < small_cut < 15
@@ -68,6 +76,7 @@ def test_settles_where_latency_meets_the_target() -> None:
     # A server answering in 5 ms per request in flight beyond 10 (a queue): the limit should settle
     # near the concurrency whose latency is the 50 ms target, about 19, and stay there.
     limit, clock = make(target=0.05, initial=100, max_limit=500)
+    quiet(limit, clock)
     for _ in range(200):
         window(limit, clock, latency=0.005 * max(int(limit.limit) - 10, 1))
     late = []
@@ -86,6 +95,7 @@ def test_an_idle_server_keeps_its_limit() -> None:
 
 def test_no_update_before_the_window_and_enough_samples() -> None:
     limit, clock = make(target=0.05, initial=20, window=0.1, min_samples=10)
+    quiet(limit, clock)
     for _ in range(9):
         limit.try_acquire()
     for _ in range(9):
@@ -94,4 +104,23 @@ def test_no_update_before_the_window_and_enough_samples() -> None:
     assert limit.limit == 20
     limit.try_acquire()
     limit.release(5.0)
+    assert limit.limit < 20
+
+
+def test_starts_at_the_hard_cap() -> None:
+    limit, _ = make(max_limit=200)
+    assert limit.limit == 200
+    assert sum(limit.try_acquire() for _ in range(250)) == 200
+
+
+def test_a_workload_slow_even_when_quiet_is_not_shed_for_missing_the_target() -> None:
+    # 80 ms per request on a quiet server (a slow disk): the goal becomes twice that, not 50 ms.
+    limit, clock = make(target=0.05, initial=40, max_limit=200)
+    quiet(limit, clock, latency=0.08)
+    assert limit.goal == pytest.approx(0.16)
+    for _ in range(20):
+        window(limit, clock, latency=0.09)
+    assert limit.limit >= 40
+    for _ in range(20):
+        window(limit, clock, latency=0.4)  # now really late for it
     assert limit.limit < 20
