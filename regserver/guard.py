@@ -159,6 +159,8 @@ class Guard:
         if self.limit is None and cfg.latency_target > 0:
             cap = cfg.max_in_flight or 10_000
             self.limit = AdaptiveLimit(target=cfg.latency_target, max_limit=cap)
+            self._limit_seen = int(self.limit.limit)
+            CONCURRENCY_LIMIT.set(self._limit_seen)
         return self.limit
 
     async def _faults(self, st: Any, path: str, send: Send, raw_send: Send) -> tuple[bool, bool]:
