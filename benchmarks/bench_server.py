@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=5, help="Interleaved rounds (the median is kept).")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--people", type=int, default=60000, help="Beneficiaries made for the booking runs.")
+    parser.add_argument("--people", type=int, default=100000, help="Beneficiaries per server.")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite and the ceiling only.")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
