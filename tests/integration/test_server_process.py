@@ -35,3 +35,13 @@ def test_a_server_that_exits_early_is_reported_with_its_log(tmp_path: Path) -> N
 def test_host_is_always_loopback() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
         ServerProcess("--host", "0.0.0.0")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's memory map (Linux)")
+@pytest.mark.parametrize(("extra", "fast"), [((), True), (("--loop", "asyncio", "--http", "h11"), False)])
+def test_runs_on_uvloop_and_httptools_unless_told_otherwise(tmp_path: Path, extra: tuple[str, ...], fast: bool) -> None:
+    with ServerProcess("--db", f"sqlite:///{tmp_path / 's.db'}", *extra) as server:
+        assert server.proc is not None  # one worker: the server process itself
+        maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+        # The compiled modules themselves (the database path holds this test's name, and is mapped too).
+        assert ("/uvloop/loop." in maps, "/httptools/parser/" in maps) == (fast, fast)
