@@ -41,7 +41,7 @@ class AdaptiveLimit:
 
     target: float = 0.05
     max_limit: int = 200
-    min_limit: int = 4
+    min_limit: int = 16  # a handful of requests in flight is never overload (Gradient2 starts at 20)
     initial: int | None = None  # None: start at max_limit (a fresh server admits what the cap allows)
     window: float = 0.1
     min_samples: int = 10

@@ -63,7 +63,7 @@ def test_overload_is_shed_and_quiet_traffic_is_admitted_again(server: str) -> No
     assert all(r.json()["errorCode"] == "OVERLOADED" and r.headers["Retry-After"] == "1" for r in shed)
     assert _limit(server) < 64  # the limit came down from the cap of 200, below the crowd
     assert "vaxdrill_requests_shed_total" in httpx.get(f"{server}/metrics").text
-    # The crowd gone, one request at a time is admitted again (the limit never goes below 4).
+    # The crowd gone, one request at a time is admitted again (the limit never goes below 16).
     params = {"district_id": 1, "date": dt.date.today().strftime("%d-%m-%Y")}
     with httpx.Client(base_url=server, timeout=10) as client:
         wait_until(lambda: client.get(FIND, params=params).status_code == 200, timeout=10, what="an admitted read")
