@@ -345,8 +345,6 @@ def run(
         raws = [make() for _ in range(total)]
         (start, samples), cpu = in_process("open", server.port, raws, phases, server.proc.pid)
         result = figures(samples, phases, capacity)
-        if os.environ.get("OVERLOAD_SAMPLES"):
-            Path(os.environ["OVERLOAD_SAMPLES"]).write_text(json.dumps(samples))
         result["server_cpu_capacity"] = capacity_cpu
         result["server_cpu_surge"] = cpu_share(cpu, start + phases[0][0], start + phases[0][0] + phases[1][0])
         result["rss_mb_before"], result["rss_mb_after"] = rss_before, rss_mb(server.proc.pid)
