@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -299,16 +300,18 @@ def _availability_query() -> Any:
     )
 
 
-async def _find(st: Any, key: tuple[Any, ...], where: Any, days: int, calendar: bool, first: dt.date) -> Response:
+async def _find(
+    st: Any, key: tuple[Any, ...], where: Callable[[], Any], days: int, calendar: bool, first: dt.date
+) -> Response:
     now = time.time()
     hit = st.cache.get(key, now)
     if hit is not None:
         return cached_json(*hit)
     last = first + dt.timedelta(days=days - 1)
+    # ``where`` is built only on a miss: a SQL expression costs more than the cache hit it would precede.
+    query = _availability_query().where(where(), sessions.c.date >= first, sessions.c.date <= last)
     async with st.db.read() as conn:
-        rows = (
-            await conn.execute(_availability_query().where(where, sessions.c.date >= first, sessions.c.date <= last))
-        ).all()
+        rows = (await conn.execute(query)).all()
     if calendar:
         by_center: dict[int, dict[str, Any]] = {}
         for r in rows:
@@ -322,21 +325,26 @@ async def _find(st: Any, key: tuple[Any, ...], where: Any, days: int, calendar: 
     return cached_json(body, int(st.cache.ttl))
 
 
+# The availability reads are the launch day's hottest routes: they take the Request and read the state
+# from it, since a dependency (``State``) costs FastAPI a second round of dependency solving per call.
 @router.get("/appointment/sessions/public/findByDistrict", response_model=s.Sessions, responses=answers())
-async def find_by_district(district_id: Id, date: DateText, st: State) -> Response:
+async def find_by_district(district_id: Id, date: DateText, request: Request) -> Response:
     day = parse_date(date)
-    return await _find(st, ("d", district_id, day), centers.c.district_id == district_id, 1, False, day)
+    where = lambda: centers.c.district_id == district_id  # noqa: E731
+    return await _find(request.app.state.server, ("d", district_id, day), where, 1, False, day)
 
 
 @router.get("/appointment/sessions/public/calendarByDistrict", response_model=s.Centers, responses=answers())
-async def calendar_by_district(district_id: Id, date: DateText, st: State) -> Response:
+async def calendar_by_district(district_id: Id, date: DateText, request: Request) -> Response:
     day = parse_date(date)
-    return await _find(st, ("cd", district_id, day), centers.c.district_id == district_id, 7, True, day)
+    where = lambda: centers.c.district_id == district_id  # noqa: E731
+    return await _find(request.app.state.server, ("cd", district_id, day), where, 7, True, day)
 
 
 @router.get("/appointment/sessions/public/findByPin", response_model=s.Sessions, responses=answers())
 async def find_by_pin(
-    pincode: Annotated[str, Query(pattern=r"^[1-9][0-9]{5}$")], date: DateText, st: State
+    pincode: Annotated[str, Query(pattern=r"^[1-9][0-9]{5}$")], date: DateText, request: Request
 ) -> Response:
     day = parse_date(date)
-    return await _find(st, ("p", pincode, day), centers.c.pincode == pincode, 1, False, day)
+    where = lambda: centers.c.pincode == pincode  # noqa: E731
+    return await _find(request.app.state.server, ("p", pincode, day), where, 1, False, day)

@@ -18,7 +18,8 @@ class ServerConfig:
     drill_otp: str | None = None  # off by default: OTPs go to the SMS outbox only
     staff_secret: str = ""  # empty: staff login refuses everyone (`vaxdrill serve` makes a random one)
     admin_token: str = ""  # empty: admin routes refuse everyone
-    max_in_flight: int = 200  # per worker; 0 = no limit
+    max_in_flight: int = 200  # per worker, hard cap; 0 = no cap
+    latency_target: float = 0.05  # adaptive limit: shed once admitted answers take longer on average; 0 = off
     per_ip_limit: int = 0  # calls per per_ip_window; 0 = off (Co-WIN's public API: 100 per 5 min)
     per_ip_window: float = 300.0
     cache_seconds: float = 5.0  # availability and counters: Cache-Control max-age and in-process cache

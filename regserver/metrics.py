@@ -26,7 +26,10 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 IN_FLIGHT = Gauge("vaxdrill_requests_in_flight", "Requests being answered now", multiprocess_mode="livesum")
-SHED = Counter("vaxdrill_requests_shed_total", "Requests refused at once with 503 (in-flight limit)")
+SHED = Counter("vaxdrill_requests_shed_total", "Requests refused at once with 503 (in-flight limits)")
+CONCURRENCY_LIMIT = Gauge(
+    "vaxdrill_concurrency_limit", "Adaptive in-flight limit now (summed over workers)", multiprocess_mode="livesum"
+)
 RATE_LIMITED = Counter("vaxdrill_requests_rate_limited_total", "Requests refused with 429 (per-IP limit)")
 FAULTED = Counter("vaxdrill_requests_faulted_total", "Requests an injected fault acted on", ["kind"])
 

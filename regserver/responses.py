@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -17,9 +18,14 @@ DATE_PATTERN = rf"^(?:{_DAY_MONTH}-(?:19|20|21)[0-9]{{2}}|29-02-{_LEAP_YEAR})$"
 that :func:`parse_date` would refuse."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> dt.date:
+    return dt.datetime.strptime(text, "%d-%m-%Y").date()
+
+
 def parse_date(text: str) -> dt.date:
     try:
-        return dt.datetime.strptime(text, "%d-%m-%Y").date()
+        return _parse(text)  # remembered: a day of traffic asks about a handful of dates
     except ValueError:
         raise ApiProblem(422, "VALIDATION", f"date: expected a real date as DD-MM-YYYY, found {text!r}") from None
 

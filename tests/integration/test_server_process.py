@@ -38,3 +38,13 @@ def test_host_is_always_loopback() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.0/8"):
         ServerProcess(address="192.0.2.1")
     assert ServerProcess(address="127.0.0.2").url.startswith("http://127.0.0.2:")
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's memory map (Linux)")
+@pytest.mark.parametrize(("extra", "fast"), [((), True), (("--loop", "asyncio", "--http", "h11"), False)])
+def test_runs_on_uvloop_and_httptools_unless_told_otherwise(tmp_path: Path, extra: tuple[str, ...], fast: bool) -> None:
+    with ServerProcess("--db", f"sqlite:///{tmp_path / 's.db'}", *extra) as server:
+        assert server.proc is not None  # one worker: the server process itself
+        maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+        # The compiled modules themselves (the database path holds this test's name, and is mapped too).
+        assert ("/uvloop/loop." in maps, "/httptools/parser/" in maps) == (fast, fast)
