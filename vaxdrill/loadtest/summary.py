@@ -119,6 +119,8 @@ def build_summary(
             "online_records": int(rec.counters.get("online_records", 0)),
             "paper_records": int(rec.counters.get("paper_records", 0)),
             "synced_records": int(rec.counters.get("synced_records", 0)),
+            "in_flight_waits": int(rec.counters.get("in_flight_waits", 0)),
+            "refused_records": int(rec.counters.get("refused_records", 0)),
             "outbox_depth_max": max(outbox.values(), default=0.0),
             "sync_lag_p95_ms": _ms(lag.percentile_ms(95)),
             "sync_lag_max_ms": float(lag.hist.get_max_value()) / 1000.0 if lag.count else None,
