@@ -58,13 +58,14 @@ def cpu_saturation(rec: Recorder) -> dict[str, Any]:
 
 
 def exit_code(slos_passed: bool, integrity: dict[str, Any] | None, aborted: bool) -> ExitCode:
-    """The run's verdict: an abort outranks a failed SLO, which outranks a failed integrity check."""
+    """The run's verdict: a failed integrity check (a dose lost or stored twice) outranks an abort,
+    which outranks a failed SLO (README "Exit codes")."""
+    if integrity is not None and not integrity.get("passed", False):
+        return ExitCode.INTEGRITY_FAILED
     if aborted:
         return ExitCode.ABORTED
     if not slos_passed:
         return ExitCode.SLO_FAILED
-    if integrity is not None and not integrity.get("passed", False):
-        return ExitCode.INTEGRITY_FAILED
     return ExitCode.OK
 
 

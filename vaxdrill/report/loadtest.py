@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.loadtest.slo import breaches
 from vaxdrill.report.html import Figure, Value, figure, lookup, write
 
 Row = list[str | Value | object]
@@ -22,6 +23,7 @@ class LoadtestParts:
     """What the load test's report and the drill's engineer section show."""
 
     verdict: str
+    verdict_ok: bool  # the run's exit code was 0: the verdict box is green, else red
     headline: list[tuple[str, Value]]
     slos: list[Row]
     timeline: Figure | None
@@ -40,13 +42,15 @@ def slo_value(value: float | None, unit: str) -> str:
 
 def engineer_verdict(load: dict[str, Any]) -> str:
     slos = load.get("slos", [])
-    failed = [s["name"] for s in slos if not s.get("passed")]
+    failed = breaches(slos)
     integrity = load.get("integrity") or {}
     parts = [
         f"{load.get('requests', 0):,} requests at {load.get('rps', 0):.1f}/s, p95 "
         f"{lookup(load, 'latency_ms.p95') or 0:.0f} ms; SLOs {len(slos) - len(failed)}/{len(slos)} met"
-        + (f" (failed: {', '.join(failed)})" if failed else "")
+        + (f" (failed: {'; '.join(failed)})" if failed else "")
     ]
+    if load.get("aborted"):
+        parts.append("aborted after a sustained breach")
     if integrity:
         if integrity.get("passed"):
             parts.append(
@@ -104,6 +108,7 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
     generator = load.get("generator", {})
     return LoadtestParts(
         verdict=engineer_verdict(load),
+        verdict_ok=int(load.get("exit_code", 0)) == 0,
         headline=_headline(load),
         slos=_slo_rows(load),
         timeline=figure(folder / "timeline.png", "Users, arrivals, throughput and latency over time; faults shaded"),

@@ -191,14 +191,16 @@ def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | Non
 
 
 def _why(summary: LoadTestSummary) -> str:
-    if summary.aborted:
-        breached = ", ".join(summary.breached)
-        return f"run aborted after a sustained SLO breach ({breached}); exit {ExitCode.ABORTED.value}"
-    failed = [s.name for s in summary.slos if not s.passed]
-    if failed:
-        return f"SLO failed: {', '.join(failed)}; exit {ExitCode.SLO_FAILED.value}"
-    integrity = summary.integrity.model_dump(mode="json") if summary.integrity else None
-    return f"integrity check failed: {json.dumps(integrity)}; exit {ExitCode.INTEGRITY_FAILED.value}"
+    """The one line that explains the exit code (its order: README "Exit codes")."""
+    code = ExitCode(summary.exit_code)
+    if code == ExitCode.INTEGRITY_FAILED:
+        i = summary.integrity
+        found = f"{i.lost} lost, {i.duplicated} duplicated, {i.overbooked_sessions} overbooked" if i else "no ledger"
+        return f"integrity check failed: {found}; exit {code.value}"
+    failed = "; ".join(slo_mod.breaches([s.model_dump(mode="json") for s in summary.slos]))
+    if code == ExitCode.ABORTED:
+        return f"run aborted after a sustained SLO breach ({', '.join(summary.breached)}): {failed}; exit {code.value}"
+    return f"SLO failed: {failed}; exit {code.value}"
 
 
 def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: Path) -> None:
