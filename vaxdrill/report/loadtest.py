@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.loadtest.faults import recovery_text, share_text
 from vaxdrill.loadtest.slo import breaches
 from vaxdrill.report.html import Figure, Value, figure, lookup, write
 
@@ -62,11 +63,7 @@ def engineer_verdict(load: dict[str, Any]) -> str:
                 f"integrity FAILED: {integrity.get('lost', '?')} lost, {integrity.get('duplicated', '?')} duplicated"
             )
     for fault in load.get("faults", []):
-        recovered = fault.get("time_to_recover_s")
-        parts.append(
-            f"{fault['kind']} of {fault['duration_s']:.0f} s: "
-            + (f"recovered {recovered:.1f} s after it ended" if recovered is not None else "did not recover")
-        )
+        parts.append(f"{fault['kind']} of {fault['duration_s']:g} s: {recovery_text(fault, load.get('duration_s'))}")
     return "; ".join(parts) + "."
 
 
@@ -119,12 +116,12 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
         faults=[
             [
                 f["kind"],
-                f["applied_at_s"],
-                f["duration_s"],
-                f["before"]["error_rate"],
-                f["during"]["error_rate"],
-                f["after"]["error_rate"],
-                f["time_to_recover_s"],
+                f"{f['applied_at_s']:.1f}",
+                f"{f['duration_s']:g}",
+                share_text(f["before"]["error_rate"]),
+                share_text(f["during"]["error_rate"]),
+                share_text(f["after"]["error_rate"]),
+                recovery_text(f, load.get("duration_s")),
             ]
             for f in load.get("faults", [])
         ],

@@ -27,6 +27,8 @@ from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.loadtest import slo as slo_mod
+from vaxdrill.loadtest.faultplan import check_fit, fit_faults
+from vaxdrill.loadtest.faults import fault_line
 from vaxdrill.loadtest.procs import LocustRun, require_loopback
 from vaxdrill.loadtest.server_process import ServerProcess
 
@@ -109,6 +111,10 @@ def register(app: typer.Typer) -> None:
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
         ] = None,
+        scale_faults: Annotated[
+            bool,
+            typer.Option("--scale-faults", help="Rescale the fault plan to fit --duration (else a misfit is exit 2)."),
+        ] = False,
         from_simulation: Annotated[
             bool,
             typer.Option(
@@ -133,11 +139,17 @@ def register(app: typer.Typer) -> None:
             from vaxdrill.loadtest.shapes import ladder
 
             run_seconds = len(ladder(load.steps)) * load.steps.step_duration
+        if not from_simulation:
+            check_fit(scenario, scenario_path, run_seconds, scale_faults)
         folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
         if from_simulation:
             scenario_path, scenario = _from_simulation(scenario, folder, seconds)
             load = scenario.load or load
             run_seconds = load.duration
+        scenario_path, scenario, note = fit_faults(scenario, scenario_path, folder.path, run_seconds, load.duration,
+                                                   scale_faults)  # fmt: skip
+        if note:
+            out.print(note, highlight=False)
         with target(host, scenario_path, folder.path, list(server_arg or [])) as url:
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, workers=workers, duration=run_seconds,
@@ -219,13 +231,7 @@ def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: 
     if results:
         out.print(slo_table(results))
     for fault in summary.faults:
-        out.print(
-            f"fault {fault.kind} at {fault.applied_at_s}s for {fault.duration_s}s "
-            f"({'applied' if fault.applied else 'NOT applied: ' + str(fault.error)}): errors before/during/after "
-            f"{fault.before.error_rate}/{fault.during.error_rate}/{fault.after.error_rate}, "
-            f"recovered in {fault.time_to_recover_s}s",
-            highlight=False,
-        )
+        out.print(fault_line(fault.model_dump(mode="json"), summary.duration_s), highlight=False)
     if summary.integrity is not None:
         i = summary.integrity
         out.print(
