@@ -26,6 +26,7 @@ from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
+from vaxdrill.loadtest import progress
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faultplan import check_fit, fit_faults
 from vaxdrill.loadtest.faults import fault_line
@@ -65,18 +66,29 @@ def target(host: str | None, scenario_path: Path, folder: Path, server_args: lis
 
 
 def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
-    """Start Locust, show progress until it ends, return its exit code."""
+    """Start Locust, show progress until it ends, return its exit code.
+
+    In a terminal: a bar with live req/s, errors and p95 beside it. Otherwise (CI, a pipe): a plain
+    progress line every 10 s (:mod:`vaxdrill.loadtest.progress`).
+    """
     run.start()
     started = time.monotonic()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=out,
-                  transient=True) as bar:  # fmt: skip
-        task = bar.add_task(label, total=expected_s)
+    history = run.folder / "locust_stats_history.csv"
+    ticker = progress.Ticker()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[live]}"),
+                  console=out, transient=True, disable=not out.is_terminal) as bar:  # fmt: skip
+        task = bar.add_task(label, total=expected_s, live="")
+        if not out.is_terminal:
+            out.print(f"{label}: about {expected_s:.0f} s", highlight=False)
         while run.poll() is None:
             elapsed = time.monotonic() - started
             if elapsed > run.time_limit + 90:
                 run.stop()
                 raise ProcessFailed(f"Locust ran past its time limit; stopped it:\n{run.log_tail()}")
-            bar.update(task, completed=min(elapsed, expected_s))
+            live = progress.read_live(history)
+            bar.update(task, completed=min(elapsed, expected_s), live=live.text() if live else "")
+            if not out.is_terminal and ticker.due(elapsed):
+                out.print(progress.progress_line(elapsed, expected_s, live), highlight=False)
             time.sleep(0.25)
     return run.wait(timeout=60)
 
