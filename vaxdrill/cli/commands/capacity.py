@@ -87,7 +87,8 @@ def register(app: typer.Typer) -> None:
             raise ProcessFailed(f"the capacity search did not finish:\n{run.log_tail()}")
         steps = cap["steps"]
         good = [s for s in steps if s["sustainable"]]
-        fit = fit_usl([s["concurrency"] for s in steps], [s["throughput"] for s in steps])
+        # The USL is fitted to good throughput: journeys shed at once (503) are fast, not served.
+        fit = fit_usl([s["concurrency"] for s in steps], [s["throughput"] * (1.0 - s["error_rate"]) for s in steps])
         best = max(good, key=lambda s: s["rate"]) if good else None
         document = CapacityResult.model_validate({
             "schema": CapacityResult.SCHEMA,
