@@ -38,5 +38,5 @@ def test_a_narrow_table_stays_a_table() -> None:
 
 def test_intervals_on_counts_never_go_below_zero() -> None:
     node = {"mean": 10.4, "ci95": [-21.3, 42.1]}
-    assert format_interval(node, floor=0.0) == "10.4 [0.0, 42.1]"
-    assert format_interval(node) == "10.4 [-21.3, 42.1]"  # a difference may be negative
+    assert format_interval(node, floor=0.0) == "10 [0, 42]"
+    assert format_interval(node) == "10 [-21, 42]"  # a difference may be negative
