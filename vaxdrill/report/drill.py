@@ -88,7 +88,7 @@ def build_report(
         measured=measured_table(assumed, measured) if assumed and measured else None,
         measured_change=measured_change(assumed, measured) if assumed and measured else "",
         measured_answer=str(measured.get("answer", "")) if measured else "",
-        load=loadtest_parts(folder / "loadtest", load) if load else None,
+        load=loadtest_parts(folder / "loadtest", load, prefix="loadtest/") if load else None,
         profile=profile,
         profile_rows=_profile_rows(profile) if profile else [],
         run_facts=run_facts,

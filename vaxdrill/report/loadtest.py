@@ -14,6 +14,7 @@ from typing import Any
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.loadtest.faults import recovery_text, share_text
 from vaxdrill.loadtest.slo import breaches
+from vaxdrill.report.failures import failure_rows, links
 from vaxdrill.report.html import Figure, Value, figure, lookup, write
 
 Row = list[str | Value | object]
@@ -31,6 +32,8 @@ class LoadtestParts:
     endpoints: list[Row]
     faults: list[Row]
     integrity: list[tuple[str, object]]
+    failures: list[list[str]]  # endpoint, method, status or exception, message, count, share
+    links: list[tuple[str, str]]  # Locust's HTML report, the CSVs, the summary
     saturated: bool
     cpu_peaks: str
 
@@ -79,12 +82,12 @@ def _headline(load: dict[str, Any]) -> list[tuple[str, Value]]:
     rate = load.get("error_rate")
     rows = [
         ("requests", _figure(load, "requests", f"{load.get('requests', 0):,}")),
-        ("throughput (req/s)", _figure(load, "rps", f"{load.get('rps') or 0:.1f}")),
+        ("throughput (requests/s)", _figure(load, "rps", f"{load.get('rps') or 0:.1f}")),
         ("error rate", _figure(load, "error_rate", f"{rate:.2%}" if isinstance(rate, (int, float)) else "-")),
     ]
     for p in ("p50", "p95", "p99"):
         ms = lookup(load, f"latency_ms.{p}")
-        rows.append((f"latency {p} (ms)", _figure(load, f"latency_ms.{p}", f"{ms:.1f}" if ms is not None else "-")))
+        rows.append((f"latency {p} (ms)", _figure(load, f"latency_ms.{p}", _ms(ms))))
     return rows
 
 
@@ -99,8 +102,46 @@ def _slo_rows(load: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
-    """The engineer's figures from a load test's ``summary.json`` and the ``timeline.png`` in ``folder``."""
+def _endpoint_rows(load: dict[str, Any]) -> list[Row]:
+    """Per endpoint: requests, requests/s, failures and their share, latency percentiles (whole ms)."""
+    seconds = float(load.get("duration_s") or 0.0)
+    rows: list[Row] = []
+    for name, e in load.get("endpoints", {}).items():
+        rps = f"{e['requests'] / seconds:.1f}" if seconds > 0 else "-"
+        failed = f"{e['failures'] / e['requests']:.1%}" if e["requests"] else "-"
+        ms = [_ms(e.get(p)) for p in ("p50", "p95", "p99")]
+        rows.append([name, f"{e['requests']:,}", rps, f"{e['failures']:,}", failed, *ms])
+    return rows
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def _integrity_rows(integrity: dict[str, Any]) -> list[tuple[str, object]]:
+    labels = {"passed": "passed", "doses_recorded": "doses given (ledger)", "online": "recorded online",
+              "paper": "recorded on paper", "server_vaccinations": "doses on the server",
+              "lost": "lost (given but not recorded)", "duplicated": "stored twice",
+              "given_twice_by_drill": "given twice by the drill", "unsynced_at_end": "paper records not synced",
+              "overbooked_sessions": "sessions overbooked"}  # fmt: skip
+    rows: list[tuple[str, object]] = []
+    for key, value in integrity.items():
+        if isinstance(value, (dict, list)):
+            continue
+        shown: object = value
+        if isinstance(value, bool):
+            shown = "yes" if value else "NO"
+        elif isinstance(value, int):
+            shown = f"{value:,}"
+        rows.append((labels.get(key, key.replace("_", " ")), shown))
+    return rows
+
+
+def loadtest_parts(folder: Path, load: dict[str, Any], prefix: str = "") -> LoadtestParts:
+    """The engineer's figures from a load test's ``summary.json`` and the ``timeline.png`` in ``folder``;
+    links to its files start with ``prefix`` (the folder as seen from the report)."""
     integrity = load.get("integrity") or {}
     generator = load.get("generator", {})
     return LoadtestParts(
@@ -109,10 +150,7 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
         headline=_headline(load),
         slos=_slo_rows(load),
         timeline=figure(folder / "timeline.png", "Users, arrivals, throughput and latency over time; faults shaded"),
-        endpoints=[
-            [name, e["requests"], e["failures"], e["p50"], e["p95"], e["p99"]]
-            for name, e in load.get("endpoints", {}).items()
-        ],
+        endpoints=_endpoint_rows(load),
         faults=[
             [
                 f["kind"],
@@ -125,7 +163,9 @@ def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
             ]
             for f in load.get("faults", [])
         ],
-        integrity=[(k, v) for k, v in integrity.items() if not isinstance(v, (dict, list))],
+        integrity=_integrity_rows(integrity),
+        failures=failure_rows(folder, int(load.get("requests") or 0)),
+        links=links(folder, prefix),
         saturated=bool(generator.get("cpu_saturated")),
         cpu_peaks=", ".join(f"{k} {v}%" for k, v in generator.get("cpu_peak_percent", {}).items()),
     )
