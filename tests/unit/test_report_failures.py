@@ -42,3 +42,18 @@ def test_the_load_test_report_links_its_files_and_gives_rps_and_failure_share(tm
     assert "passed</td>" in page and ">True<" not in page
     drill_page = drill.build_report(raigad, tmp_path, None, load, None, None, []).read_text()
     assert '<a href="loadtest/locust-report.html">' in drill_page
+
+
+def test_on_the_server_as_measured_says_when_and_why_it_matches_the_plain_run() -> None:
+    from vaxdrill.report.drill import measured_change
+
+    def sim(vaccinated: float, wait: float) -> dict[str, object]:
+        return {"policies": {"wait": {"vaccinated": {"mean": vaccinated}, "wait_minutes": {"mean": {"mean": wait}}}}}
+
+    profile = {"points": [{"offered_rps": 5.6, "p95_ms": 16.0, "failure_rate": 0.0},
+                          {"offered_rps": 19.1, "p95_ms": 96.0, "failure_rate": 0.001}]}  # fmt: skip
+    same = measured_change(sim(340, 135), sim(340.2, 135.3), profile)
+    assert "matches the plain run" in same and "up to 19.1 requests/s" in same and "96 ms at p95" in same
+    assert "0.1% failures" in same and "would differ if" in same
+    moved = measured_change(sim(340, 135), sim(300, 160), profile)
+    assert "-40.0 vaccinated" in moved and "matches" not in moved

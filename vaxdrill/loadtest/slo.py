@@ -132,7 +132,10 @@ def _short(value: float, unit: str) -> str:
 def breach_text(result: Mapping[str, Any]) -> str:
     """Observed against limit for one failed SLO (a :class:`SloResult` as JSON), e.g.
     ``"error rate 44.0% > 2.0%"`` or ``"findByDistrict p95 512 ms > 400 ms"``."""
-    metric, unit, name = str(result["metric"]), str(result["unit"]), str(result["name"])
+    name = str(result["name"])
+    if "metric" not in result:  # an older summary: the name is all there is
+        return f"{name} (observed {result.get('observed')})"
+    metric, unit = str(result["metric"]), str(result.get("unit", ""))
     words = name.split()
     generated = len(words) > 1 and words[1] in (metric, "rps")
     target = words[0] if generated and words[0] != "all" else ""
