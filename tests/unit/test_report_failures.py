@@ -57,3 +57,16 @@ def test_on_the_server_as_measured_says_when_and_why_it_matches_the_plain_run() 
     assert "0.1% failures" in same and "would differ if" in same
     moved = measured_change(sim(340, 135), sim(300, 160), profile)
     assert "-40.0 vaccinated" in moved and "matches" not in moved
+
+
+def test_the_response_time_distribution_is_drawn_and_shown(tmp_path: Path) -> None:
+    from vaxdrill.loadtest import plots
+    from vaxdrill.loadtest.recorder import Recorder
+
+    rec = Recorder(t0=0.0)
+    for i in range(200):
+        rec.request("schedule" if i % 2 else "findByDistrict", 5.0 + i, i % 50 == 0, now=i / 100)
+    plots.latency_distribution(rec, tmp_path / "latency.png", "response times")
+    raigad = load_scenario(SCENARIOS / "raigad-2021-01-16.yaml")
+    page = loadtest.write_report(tmp_path, raigad, _load_summary()).read_text()
+    assert "Response-time distribution" in page and page.count("data:image/png;base64,") == 1

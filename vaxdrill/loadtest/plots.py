@@ -95,3 +95,31 @@ def capacity(steps: list[dict[str, Any]], fit: UslFit | None, path: Path, title:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9)
+
+
+def latency_distribution(rec: Recorder, path: Path, title: str, most: int = 6) -> Path:
+    """Response-time distribution: the share of requests answered within each time (cumulative), for
+    all requests and the ``most`` busiest endpoints, from the full-precision histograms."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    busiest = sorted(rec.endpoints.items(), key=lambda kv: -kv[1].count)[:most]
+    for name, stat in [("all requests", rec.total()), *busiest]:
+        if stat.empty:
+            continue
+        ms = [max(stat.percentile_ms(p), 0.01) for p in PERCENTILES]
+        ax.plot(ms, [p / 100 for p in PERCENTILES], marker=".", lw=2.5 if name == "all requests" else 1.2,
+                label=f"{name} ({stat.count:,})")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("response time (ms, log scale)")
+    ax.set_ylabel("share of requests answered within (0-1)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -29,6 +29,7 @@ class LoadtestParts:
     headline: list[tuple[str, Value]]
     slos: list[Row]
     timeline: Figure | None
+    latency: Figure | None  # the response-time distribution
     endpoints: list[Row]
     faults: list[Row]
     integrity: list[tuple[str, object]]
@@ -150,6 +151,7 @@ def loadtest_parts(folder: Path, load: dict[str, Any], prefix: str = "") -> Load
         headline=_headline(load),
         slos=_slo_rows(load),
         timeline=figure(folder / "timeline.png", "Users, arrivals, throughput and latency over time; faults shaded"),
+        latency=figure(folder / "latency.png", "Response-time distribution: share of requests answered within a time"),
         endpoints=_endpoint_rows(load),
         faults=[
             [

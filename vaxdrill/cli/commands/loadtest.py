@@ -173,6 +173,7 @@ def register(app: typer.Typer) -> None:
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
         plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
+        plots.latency_distribution(rec, folder.path / "latency.png", f"{scenario.name}: response times")
         write_report(folder.path, scenario, summary)
         folder.finish(exit_code=document.exit_code, host=url)
         _report(document, results, folder.path)
