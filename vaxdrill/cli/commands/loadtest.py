@@ -154,11 +154,14 @@ def register(app: typer.Typer) -> None:
         if not from_simulation:
             check_fit(scenario, scenario_path, run_seconds, scale_faults)
         folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
+        planned_s = load.duration
         if from_simulation:
             scenario_path, scenario = _from_simulation(scenario, folder, seconds)
             load = scenario.load or load
             run_seconds = load.duration
-        scenario_path, scenario, note = fit_faults(scenario, scenario_path, folder.path, run_seconds, load.duration,
+            # The day squeezed into --duration takes its fault plan with it.
+            scale_faults = scale_faults or seconds is not None
+        scenario_path, scenario, note = fit_faults(scenario, scenario_path, folder.path, run_seconds, planned_s,
                                                    scale_faults)  # fmt: skip
         if note:
             out.print(note, highlight=False)
