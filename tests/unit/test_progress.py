@@ -35,3 +35,8 @@ def test_a_line_every_ten_seconds_however_the_polls_fall() -> None:
     ticker = Ticker()
     due = [t for t in (0.0, 5.0, 9.9, 10.1, 10.3, 19.8, 20.4, 45.0, 49.0, 50.0) if ticker.due(t)]
     assert due == [10.1, 20.4, 45.0, 50.0]
+
+
+def test_past_the_planned_length_the_line_says_the_run_is_finishing() -> None:
+    line = progress_line(30.0, 20.0, None)
+    assert line.startswith("progress 30 s (the 20 s of load are over; finishing)") and "30 s of 20 s" not in line

@@ -63,6 +63,8 @@ def read_live(history: Path) -> Live | None:
 def progress_line(elapsed_s: float, expected_s: float, live: Live | None) -> str:
     """The line printed every :data:`EVERY_S` seconds when output is not a terminal."""
     figures = live.text() if live is not None else "no requests yet"
+    if elapsed_s > expected_s:  # the load has ended: outboxes drain, the integrity check runs
+        return f"progress {elapsed_s:.0f} s (the {expected_s:.0f} s of load are over; finishing): {figures}"
     return f"progress {elapsed_s:.0f} s of {expected_s:.0f} s: {figures}"
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vaxdrill.cli.tables import fit_or_stack
 from vaxdrill.core.documents import LoadTestSummary
 from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed, VaxdrillError
 from vaxdrill.core.results import RunFolder, write_json
@@ -231,27 +232,38 @@ def _why(summary: LoadTestSummary) -> str:
     return f"SLO failed: {failed}; exit {code.value}"
 
 
+def _ms(value: float | None, unit: str = " ms") -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}{unit}" if value < 10 else f"{value:,.0f}{unit}"
+
+
 def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: Path) -> None:
     latency = summary.latency_ms
     out.print(
-        f"{summary.requests} requests, {summary.rps} req/s, errors {summary.error_rate}, "
-        f"p95 {latency.p95} ms, p99 {latency.p99} ms",
+        f"{summary.requests:,} requests, {summary.rps:.1f} requests/s, errors {summary.error_rate:.1%}, "
+        f"p95 {_ms(latency.p95)}, p99 {_ms(latency.p99)}",
         highlight=False,
     )
-    endpoints = Table(title="endpoints (ms, full precision)")
-    for col in ("endpoint", "requests", "failures", "p50", "p95", "p99"):
-        endpoints.add_column(col, justify="right" if col != "endpoint" else "left")
+    rows = []
     for name, e in summary.endpoints.items():
-        endpoints.add_row(name, str(e.requests), str(e.failures), str(e.p50), str(e.p95), str(e.p99))
-    out.print(endpoints)
+        rps = e.requests / summary.duration_s if summary.duration_s else 0.0
+        failed = f"{e.failures:,} ({e.failures / e.requests:.0%})" if e.requests and e.failures else f"{e.failures:,}"
+        rows.append([name, f"{e.requests:,}", f"{rps:.1f}", failed, _ms(e.p50, ""), _ms(e.p95, ""), _ms(e.p99, "")])
+    heads = ["endpoint", "requests", "req/s", "failed", "p50 ms", "p95 ms", "p99 ms"]
+    out.print(fit_or_stack(out, "endpoints (latencies from full-precision histograms)", heads, rows))
     if results:
         out.print(slo_table(results))
     for fault in summary.faults:
-        out.print(fault_line(fault.model_dump(mode="json"), summary.duration_s), highlight=False)
+        out.print(fault_line(fault.model_dump(mode="json"), summary.duration_s), highlight=False, soft_wrap=False)
     if summary.integrity is not None:
         i = summary.integrity
         out.print(
-            f"integrity: {'PASS' if i.passed else 'FAIL'} {json.dumps(i.model_dump(mode='json'))}", highlight=False
+            f"integrity: {'PASS' if i.passed else 'FAIL'}: {i.doses_recorded} doses given ({i.online} online, "
+            f"{i.paper} on paper), {i.server_vaccinations} on the server; {i.lost} lost (given but not recorded), "
+            f"{i.duplicated} stored twice, {i.unsynced_at_end} unsynced, {i.overbooked_sessions} sessions overbooked",
+            highlight=False,
+            soft_wrap=False,  # prose wraps at the console's width (80 columns in a pipe)
         )
     if summary.open_model:
         o = summary.open_model
