@@ -9,6 +9,7 @@ IDEMPOTENCY_IN_FLIGHT and must wait out the lease (Retry-After) or put the dose 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -88,6 +89,9 @@ load:
         if second is not None:
             second.stop()
     assert drill.returncode == 0, output
+    # Piped, as in CI: a progress line every 10 s with requests/s, error share and p95.
+    assert re.search(r"^progress 10 s of 30 s: [\d.]+ req/s, errors [\d.]+%, p95 ", output, re.M), output
+    assert re.search(r"^progress 20 s of 30 s: ", output, re.M), output
     summary = summary_of(out)
     integrity = summary["integrity"]
     assert integrity["passed"], integrity
