@@ -16,7 +16,7 @@ import gevent
 
 from locustfiles.run_context import RunContext
 from vaxdrill.loadtest import slo as slo_mod
-from vaxdrill.loadtest.capacity import CapacitySearch, StepResult
+from vaxdrill.loadtest.capacity import CapacitySearch, StepResult, step_verdict
 from vaxdrill.loadtest.recorder import Recorder
 
 log = logging.getLogger("vaxdrill")
@@ -50,6 +50,7 @@ def run_search(state: RunContext) -> None:
         total = step.total()
         completed = c1 - c0
         results = slo_mod.evaluate(slos, step, span)
+        met, breached = step_verdict(results)
         result = StepResult(
             rate=rate,
             throughput=completed / span,
@@ -59,8 +60,10 @@ def run_search(state: RunContext) -> None:
             error_rate=total.failures / total.count if total.count else 0.0,
             dropped=d1 - d0,
             late=l1 - l0,
-            slo_passed=all(r.passed for r in results),
-            breached=[r.name for r in results if not r.passed],
+            slo_passed=met,
+            breached=breached,
+            requests_per_s=total.count / span if span > 0 else 0.0,
+            hold_s=span,
         )
         search.record(result)
         log.info(

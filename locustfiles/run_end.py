@@ -8,7 +8,7 @@ the users; then it has the workers stop their users and waits for their last fig
 the master (or standalone process) prints the SLO table, runs the integrity check (the built-in
 pack: against the server's admin API; a plain locustfile: its verifier from :mod:`vaxdrill.locust`,
 else "not checked"), writes ``drill-raw.json`` and sets Locust's exit code (3 a worker was lost or
-every request failed, 97 aborted, 99 SLO failed, 98 integrity failed).
+every request failed, then 98 integrity failed, 97 aborted, 99 SLO failed).
 """
 
 from __future__ import annotations
@@ -130,12 +130,12 @@ def on_quitting(ctx: RunContext, environment: Environment, **_: Any) -> None:
         code = ExitCode.COULD_NOT_RUN
     elif ctx.could_not_run:
         code = ExitCode.COULD_NOT_RUN
+    elif integrity is not None and not integrity.get("passed", False):  # README "Exit codes": 98, 97, 99
+        code = ExitCode.INTEGRITY_FAILED
     elif ctx.aborted:
         code = ExitCode.ABORTED
     elif any(not r.passed for r in results):
         code = ExitCode.SLO_FAILED
-    elif integrity is not None and not integrity.get("passed", False):
-        code = ExitCode.INTEGRITY_FAILED
     if code is not None:
         environment.process_exit_code = code
     if ctx.out is not None:

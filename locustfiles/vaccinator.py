@@ -24,7 +24,7 @@ from locustfiles.api_call import call
 from locustfiles.drill_user import DrillUser
 from locustfiles.paper import Outbox, PaperRecord
 from locustfiles.run_context import RunContext
-from vaxdrill.loadtest.retry import RetryBudget, parse_retry_after
+from vaxdrill.loadtest.retry import RetryBudget, in_flight_wait
 
 
 def _sync(
@@ -95,6 +95,13 @@ def _staff_login(
         body={"center_id": center_id, "staff_id": f"drill-{ctx.slot}", "secret": ctx.secrets.staff_secret},
     )
     return {"Authorization": f"Bearer {ans.body['token']}"} if ans.ok else None
+
+
+def _refused(ans: Any) -> bool:
+    """A definite refusal of the record (404, 403, 409 ALREADY_VACCINATED, 422): no outage, no retry."""
+    if ans.status == 409 and ans.error_code == "IDEMPOTENCY_IN_FLIGHT":
+        return False
+    return bool(400 <= ans.status < 500 and ans.status not in (401, 408, 429))
 
 
 class Vaccinator(DrillUser):
@@ -196,23 +203,33 @@ class Vaccinator(DrillUser):
                 expected=(409,),
                 body={"beneficiary_reference_id": ref, "session_id": session_id},
             )
+            if ver.status == 401:
+                self.auth = None  # the token is no longer accepted: log in again next time
+                self.ctx.claimed.discard(ref)  # nothing given: the person waits for the next dose
+                return
             if ver.status == 409 or (400 <= ver.status < 500 and ver.status not in (408, 429)):
                 return  # already vaccinated for this dose, or unknown: nothing to give
             if ver.ok:
+                # Verified: the dose is given now. From here it is recorded online, on paper, or at the
+                # least kept in the ledger, so the integrity check sees any dose the server lacks.
                 record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
                 ans = self._record_online(record, key)
                 if ans.ok:
                     self._ledger(record, "online", key)
                     self.ctx.count("online_records")
                     return
-                if 400 <= ans.status < 500 and ans.status not in (408, 429):
-                    return  # refused (not an outage): not given
+                if ans.status == 401:
+                    self.auth = None
+                elif _refused(ans):
+                    self._ledger(record, "refused", key)
+                    self.ctx.count("refused_records")
+                    return
             self.online = False
             self.last_probe = time.time()
         # Paper: the dose is given and written down; the record waits in the outbox. The key is reused
         # as client_record_id, so a dose whose online answer was lost is recognised by sync.
         self.pause(self.ctx.load.journey.paper_pace)
-        record["administered_at"] = dt.datetime.now(dt.UTC).isoformat()
+        record.setdefault("administered_at", dt.datetime.now(dt.UTC).isoformat())
         entry = self._ledger(record, "paper", key, synced=False)
         self.outbox.append(
             PaperRecord(
@@ -225,10 +242,13 @@ class Vaccinator(DrillUser):
         self.ctx.count("paper_records")
 
     def _record_online(self, record: dict[str, Any], key: str) -> Any:
-        """POST the dose; on 409 IDEMPOTENCY_IN_FLIGHT (our own earlier attempt is still being
-        processed) wait as told and ask again with the same key, which replays the stored answer."""
+        """POST the dose; on 409 IDEMPOTENCY_IN_FLIGHT (an earlier attempt with this key is being
+        processed, or died in a crash and holds its lease) wait what ``Retry-After`` says and ask again
+        with the same key, until the lease has passed (a replay, or the request runs again). The answer
+        is still 409 only when patience ran out; the caller then puts the dose on paper."""
         assert self.auth is not None
-        for _ in range(5):
+        waited = 0.0
+        while True:
             ans = self.api(
                 "POST",
                 "/staff/vaccinations",
@@ -237,10 +257,14 @@ class Vaccinator(DrillUser):
                 body=record,
                 expected=(409,),
             )
-            if ans.status != 409 or ans.error_code != "IDEMPOTENCY_IN_FLIGHT":
+            if ans.status != 409 or ans.error_code != "IDEMPOTENCY_IN_FLIGHT" or self.ctx.draining:
                 return ans
-            gevent.sleep(parse_retry_after(ans.header("retry-after")) or 1.0)
-        return ans
+            wait = in_flight_wait(ans.header("retry-after"), waited)
+            if wait is None:
+                return ans
+            self.ctx.count("in_flight_waits")
+            gevent.sleep(wait)
+            waited += wait
 
     def _ledger(self, record: dict[str, Any], via: str, key: str, synced: bool = True) -> dict[str, Any]:
         entry = {

@@ -36,6 +36,7 @@ class ServerConfig:
     auth_window: float = 900.0
     seed: int = 0  # root seed of the fault draws (latency, error rate)
     pool_size: int = 8
+    idempotency_lease: float = 30.0  # a claimed key whose request died is free again after this
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

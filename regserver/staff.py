@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import time
 import uuid
 from typing import Annotated, Any
@@ -34,7 +35,6 @@ from regserver.responses import json_response
 from regserver.state import Staff, State
 
 router = APIRouter(prefix="/api/v2/staff")
-LEASE_SECONDS = 30.0  # a claimed key whose request died is free again after this
 
 
 def slot_start(slot: str) -> int:
@@ -294,12 +294,15 @@ async def record_vaccination(
                 return Response(
                     row.body, row.status_code, media_type="application/json", headers={"Idempotent-Replayed": "true"}
                 )
-            if now - row.created_at < LEASE_SECONDS:
+            lease_left = st.config.idempotency_lease - (now - row.created_at)
+            if lease_left > 0:
+                # Retry-After: the seconds left on the lease (whole seconds, at least 1), after which a
+                # retry with the same key runs again if the first request died (a crash, a kill).
                 raise ApiProblem(
                     409,
                     "IDEMPOTENCY_IN_FLIGHT",
                     "a request with this Idempotency-Key is being processed",
-                    {"Retry-After": "1"},
+                    {"Retry-After": str(max(1, math.ceil(lease_left)))},
                 )
             await conn.execute(idempotency.update().where(idempotency.c.scope_key == scope).values(created_at=now))
     try:

@@ -49,11 +49,17 @@ class Interval:
         return {"mean": round(self.mean, DIGITS), "ci95": [round(self.lo, DIGITS), round(self.hi, DIGITS)]}
 
 
-def format_interval(node: Any, share: bool = False) -> str:
-    """``{"mean": m, "ci95": [lo, hi]}`` as ``m [lo, hi]`` (whole numbers from 20 up; shares as %)."""
+def format_interval(node: Any, share: bool = False, floor: float | None = None) -> str:
+    """``{"mean": m, "ci95": [lo, hi]}`` as ``m [lo, hi]`` (whole numbers from 20 up; shares as %).
+
+    ``floor``: the least the quantity can be (0 for counts and times): a t-interval's end below it
+    is shown at it, since a count of -21 is not a possible value.
+    """
     if not isinstance(node, dict) or "mean" not in node:
         return "-"
     mean, (lo, hi) = node["mean"], node["ci95"]
+    if floor is not None:
+        lo, hi = max(lo, floor), max(hi, floor)
     if share:
         return f"{mean:.0%} [{lo:.0%}, {hi:.0%}]"
     fmt = ".0f" if max(abs(mean), abs(hi)) >= 20 else ".1f"

@@ -134,13 +134,18 @@ def write_plots(folder: Path, scenario: Scenario, results: Sequence[ReplicationR
         ax.fill_between(hours, low, high, color=line.get_color(), alpha=0.2, lw=0)
     for cp in scenario.checkpoints:
         ax.axvline(cp / 3600, color="grey", ls=":", lw=1)
-    ax.set_ylabel("vaccinated (cumulative)")
+        # Labelled, so a reader knows the line is the checkpoint the tables report "vaccinated by".
+        ax.annotate(f"checkpoint {int(cp) // 3600:02d}:{int(cp) % 3600 // 60:02d}", (cp / 3600, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(3, -3), textcoords="offset points",
+                    fontsize=7, color="dimgrey", va="top", rotation=90)  # fmt: skip
+    ax.set_ylabel("vaccinated (people, cumulative)")
     ax.set_title(f"{scenario.name}: cumulative vaccinated, mean and 95% interval; server outages shaded")
     ax.legend(fontsize=8)
     share = np.mean([r.share_down for r in results], axis=0)
     ax2.fill_between(hours, 0, share, step="post", color="red", alpha=0.4, lw=0)
     ax2.set_ylim(0, 1)
-    ax2.set_ylabel("sites w/o\nsystem", fontsize=8)
+    ax2.set_ylabel("sites without\nsystem (share)", fontsize=8)
+    ax2.set_xlabel("clock time (hh:mm)")
     _hours_axis(ax, lo, hi)
     _hours_axis(ax2, lo, hi)
     fig.tight_layout()
@@ -154,7 +159,7 @@ def write_plots(folder: Path, scenario: Scenario, results: Sequence[ReplicationR
         if total:
             ax.plot(centres, np.cumsum(hist) / total, label=pol, drawstyle="steps-post")
     ax.set_xlabel("minutes from arrival to vaccination (360+ in the last bin)")
-    ax.set_ylabel("share of vaccinated (cumulative)")
+    ax.set_ylabel("share of vaccinated (cumulative, 0-1)")
     ax.set_title("Waiting-time distribution, all replications")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -166,7 +171,8 @@ def write_plots(folder: Path, scenario: Scenario, results: Sequence[ReplicationR
         mean, low, high = _bands(results, pol, "backlog")
         (line,) = ax.plot(hours, mean, label=pol)
         ax.fill_between(hours, low, high, color=line.get_color(), alpha=0.2, lw=0)
-    ax.set_ylabel("paper records not yet entered")
+    ax.set_ylabel("paper records not yet entered (records)")
+    ax.set_xlabel("clock time (hh:mm)")
     ax.set_title("Backlog of paper records over the day, mean and 95% interval")
     ax.legend(fontsize=8)
     _hours_axis(ax, lo, hi)
@@ -185,7 +191,8 @@ def write_plots(folder: Path, scenario: Scenario, results: Sequence[ReplicationR
     ax.set_xticks(x)
     ax.set_xticklabels(stations)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("staff utilisation (busy or blocked)")
+    ax.set_ylabel("staff utilisation (share of time busy or blocked, 0-1)")
+    ax.set_xlabel("station")
     ax.set_title("Staff utilisation per station, opening to last departure")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -186,3 +186,39 @@ async def test_the_server_leaves_network_faults_to_the_proxy(srv: Srv) -> None:
     r = await srv.client.post("/api/v2/admin/faults", json=body, headers=ADMIN_AUTH)
     assert r.status_code == 422 and r.json()["errorCode"] == "NETWORK_FAULT"
     assert (await srv.client.get("/api/v2/admin/faults", headers=ADMIN_AUTH)).json()["faults"] == []
+
+
+async def test_a_claim_left_by_a_dead_request_says_how_long_its_lease_runs(srv: Srv) -> None:
+    """A crash between claiming a key and storing the dose leaves the key "running": the server answers
+    409 IDEMPOTENCY_IN_FLIGHT with the lease's remaining seconds in Retry-After, and runs the request
+    again once the lease has passed."""
+    import hashlib
+    import math
+    import time
+
+    import sqlalchemy as sa
+
+    from regserver import schemas as s
+    from regserver.db import idempotency
+
+    staff = await srv.staff()
+    body = dose("00000100000004", srv.alibag)
+    fingerprint = hashlib.sha256(s.DoseRecord.model_validate(body).model_dump_json().encode()).hexdigest()
+    engine = sa.create_engine(srv.config.db)
+    scope = "100001:v1:dead-request"
+    started = time.time() - (srv.config.idempotency_lease - 7.0)  # claimed, then the server died
+    with engine.begin() as conn:
+        conn.execute(
+            idempotency.insert().values(scope_key=scope, fingerprint=fingerprint, state="running", created_at=started)
+        )
+    headers = {**staff, "Idempotency-Key": "dead-request"}
+    r = await srv.client.post("/api/v2/staff/vaccinations", json=body, headers=headers)
+    assert r.status_code == 409 and r.json()["errorCode"] == "IDEMPOTENCY_IN_FLIGHT"
+    left = srv.config.idempotency_lease - (time.time() - started)
+    assert int(r.headers["Retry-After"]) in (math.ceil(left), math.ceil(left) + 1)
+    assert 1 <= int(r.headers["Retry-After"]) <= 7
+    with engine.begin() as conn:  # the lease has passed
+        conn.execute(idempotency.update().where(idempotency.c.scope_key == scope).values(created_at=started - 8.0))
+    engine.dispose()
+    r = await srv.client.post("/api/v2/staff/vaccinations", json=body, headers=headers)
+    assert r.status_code == 201, r.text

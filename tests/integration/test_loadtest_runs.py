@@ -79,7 +79,8 @@ def test_a_run_meeting_its_slos_exits_0_and_a_breaching_run_exits_99(tmp_path: P
         assert (tmp_path / "good" / name).exists(), name
     page = (tmp_path / "good" / "report.html").read_text()
     assert f'data-metric="requests" data-value="{summary["requests"]}"' in page
-    assert page.count("data:image/png;base64,") == 1 and "https://" not in page
+    assert page.count("data:image/png;base64,") == 2 and "https://" not in page  # timeline, response times
+    assert (tmp_path / "good" / "latency.png").exists()
 
     bad = scenario(tmp_path, "breaches", OPEN_LOAD + "slos:\n  - {p99: 1ms}\n  - {min_rps: 10000}\n")
     result = vaxdrill("loadtest", str(bad), "--host", shared_server, "--out", str(tmp_path / "bad"))

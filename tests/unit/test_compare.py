@@ -58,3 +58,16 @@ def test_capacity_runs_compare_their_knee(tmp_path: Path) -> None:
     rows = {row.metric: row for row in compare([read_run(tmp_path / "before"), read_run(tmp_path / "after")])}
     assert rows["max_sustainable_rate"].change(1) == pytest.approx(15.0)
     assert not any(metric.startswith("steps") for metric in rows)  # ladders differ run to run
+
+
+def test_changes_inside_the_noise_are_told_apart(tmp_path: Path) -> None:
+    from vaxdrill.report.compare import TOLERANCE, Figure, Row
+
+    overlapping = Row("a", (Figure(100, (95, 105)), Figure(103, (98, 108))))
+    apart = Row("b", (Figure(100, (95, 105)), Figure(130, (125, 135))))
+    small = Row("c", (Figure(200.0), Figure(200.0 * (1 + TOLERANCE / 2))))
+    large = Row("d", (Figure(200.0), Figure(200.0 * (1 + 2 * TOLERANCE))))
+    missing = Row("e", (Figure(1.0), None))
+    assert overlapping.noise_only() and small.noise_only()
+    assert not apart.noise_only() and not large.noise_only() and not missing.noise_only()
+

@@ -33,7 +33,7 @@ def _load_summary(passed: bool, lost: int) -> dict[str, object]:
     return {
         "requests": 1000, "rps": 20.0, "latency_ms": {"p95": 40.0},
         "slos": [{"name": "all error_rate < 2%", "limit": 0.02, "observed": 0.01 if passed else 0.3,
-                  "passed": passed, "unit": "share"}],
+                  "passed": passed, "metric": "error_rate", "unit": "share"}],
         "integrity": {"passed": lost == 0, "doses_recorded": 50, "paper": 7, "lost": lost, "duplicated": 0},
         "faults": [{"kind": "outage", "applied_at_s": 20.0, "duration_s": 15.0, "time_to_recover_s": 1.2,
                     "before": {"error_rate": 0}, "during": {"error_rate": 0.9}, "after": {"error_rate": 0}}],
@@ -46,7 +46,7 @@ def test_engineer_verdict_says_what_failed() -> None:
     good = engineer_verdict(_load_summary(True, 0))
     assert "SLOs 1/1 met" in good and "none lost" in good and "recovered 1.2 s" in good
     bad = engineer_verdict(_load_summary(False, 3))
-    assert "SLOs 0/1 met (failed: all error_rate < 2%)" in bad and "integrity FAILED: 3 lost" in bad
+    assert "SLOs 0/1 met (failed: error rate 30.0% > 2.0%)" in bad and "integrity FAILED: 3 lost" in bad
 
 
 def test_report_is_self_contained_and_warns_of_a_saturated_generator(tmp_path: Path) -> None:

@@ -132,7 +132,8 @@ def test_the_figures_in_the_page_are_the_summarys(tmp_path: Path, raigad: Scenar
             continue
         assert float(fig["data-value"]) == stat["mean"]
         share = fig["data-metric"] == "attainment" and "data-site" not in fig
-        assert " ".join(fig["text"].split()) == format_interval(stat, share)
+        floor = None if "data-pair" in fig else 0.0  # counts never below 0; differences may be
+        assert " ".join(fig["text"].split()) == format_interval(stat, share, floor)
     by_1330 = {f["data-policy"]: float(f["data-value"]) for f in policy_figures
                if f["data-metric"] == "vaccinated_by.13:30"}  # fmt: skip
     assert by_1330 == {name: node["vaccinated_by"]["13:30"]["mean"] for name, node in GOLDEN["policies"].items()}
@@ -163,3 +164,13 @@ def test_the_drill_shows_the_simulations_figures_on_both_servers(tmp_path: Path,
                if f["data-metric"] == "vaccinated_by.13:30"}  # fmt: skip
     assert by_1330 == {name: node["vaccinated_by"]["13:30"]["mean"] for name, node in GOLDEN["policies"].items()}
     assert "The load test did not run" in (tmp_path / "report.html").read_text()
+
+
+def test_intervals_on_counts_never_go_below_zero_in_the_report(tmp_path: Path, raigad: Scenario) -> None:
+    summary = copy.deepcopy(GOLDEN)
+    name = next(iter(summary["policies"]))
+    summary["policies"][name]["vaccinated"] = {"mean": 10.4, "ci95": [-21.3, 42.1]}
+    page = _parse(simulation.write_report(tmp_path, raigad, summary))
+    cells = [f for f in page.figures
+             if f.get("data-policy") == name and f["data-metric"] == "vaccinated" and "data-site" not in f]
+    assert cells and all(" ".join(c["text"].split()) == "10 [0, 42]" for c in cells)

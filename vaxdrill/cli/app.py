@@ -107,8 +107,18 @@ def schema(
         Path | None,
         typer.Option("--out-dir", help="Write every results document's schema into this folder (as in schemas/)."),
     ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Write the scenario field reference (Markdown, as docs/scenarios.md)."),
+    ] = None,
 ) -> None:
     """Write the JSON Schema of scenario files (for editor completion and checks) or of results documents."""
+    if reference is not None:
+        from vaxdrill.core.scenario.reference import render_reference
+
+        reference.write_text(render_reference() + "\n", encoding="utf-8")
+        out.print(f"wrote {reference}")
+        return
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for tag in DOCUMENTS:

@@ -33,22 +33,33 @@ LITTLE_TOLERANCE = 0.2  # relative disagreement above which a step's measurement
 class StepResult:
     """What one held arrival rate gave, warm-up excluded."""
 
-    rate: float  # target arrivals per second
-    throughput: float  # completed requests per second
-    concurrency: float  # mean requests in flight (time average)
-    mean_ms: float
-    p95_ms: float
-    error_rate: float
+    rate: float  # target arrivals (journeys) per second
+    throughput: float  # completed journeys per second (the rate's unit)
+    concurrency: float  # mean journeys in flight (time average)
+    mean_ms: float  # mean journey time
+    p95_ms: float  # p95 of the requests
+    error_rate: float  # share of requests that failed
     dropped: int
     late: int
     slo_passed: bool
     breached: list[str] = field(default_factory=list)
     phase: str = "ladder"
+    requests_per_s: float = 0.0  # requests answered per second, beside the journeys
+    hold_s: float = 0.0  # the measured part of the step (0: unknown, the journeys are taken as short)
+
+    @property
+    def steady(self) -> bool:
+        """Whether the step reached a steady state, judged by Little's law (journeys in flight = completed
+        journeys/s x mean journey time). Long journeys (citizens with think time) have not: few of them end
+        within a step, so completions lag arrivals for a reason that is not the server."""
+        return bool(self.little()["ok"])
 
     @property
     def sustainable(self) -> bool:
-        # An open model that could not start its arrivals did not sustain the rate, SLOs or not.
-        return self.slo_passed and self.dropped == 0 and self.throughput >= 0.9 * self.rate
+        # An open model that could not start its arrivals did not sustain the rate, SLOs or not. Completed
+        # journeys must keep up with arrivals (same unit, journeys/s) once the step is steady.
+        keeps_up = self.throughput >= 0.9 * self.rate or not self.steady
+        return self.slo_passed and self.dropped == 0 and keeps_up
 
     def little(self) -> dict[str, float | bool]:
         """Little's law: mean concurrency against throughput x mean response time."""
@@ -61,6 +72,14 @@ class StepResult:
         out["sustainable"] = self.sustainable
         out["little"] = self.little()
         return out
+
+
+def step_verdict(results: Sequence[Any]) -> tuple[bool, list[str]]:
+    """(SLOs met, names of the breached ones) for one step's SLO results. An SLO on an endpoint the
+    step never reached (long journeys: a citizen books only after logging in) is not judged on that
+    step: its absence is not a breach of the rate held."""
+    breached = [r.name for r in results if not r.passed and r.observed is not None]
+    return not breached, breached
 
 
 class CapacitySearch:
@@ -110,10 +129,13 @@ class CapacitySearch:
         step = self.best_step()
         if step is None:
             return "no step met the SLOs; the server cannot sustain even the first rate"
-        tail = f"; first breach at {self._bad:g}/s" if self._bad is not None else "; the ladder ended without a breach"
+        tail = (
+            f"; first breach at {self._bad:.3g} journeys/s" if self._bad is not None else "; no breach up to max_rate"
+        )
         return (
-            f"max sustainable arrival rate {step.rate:.1f}/s at concurrency {step.concurrency:.1f} "
-            f"(p95 {step.p95_ms:.0f} ms){tail}; steps of {format_duration(self.plan.step_duration)}, "
+            f"max sustainable arrival rate {step.rate:.3g} journeys/s ({step.requests_per_s:.3g} requests/s) "
+            f"with {step.concurrency:.1f} journeys in flight (p95 {step.p95_ms:.0f} ms){tail}; "
+            f"steps of {format_duration(self.plan.step_duration)}, "
             f"warm-up {format_duration(self.plan.warmup)} excluded"
         )
 
@@ -132,9 +154,19 @@ class UslFit:
     peak_n: float | None
     peak_x: float | None
     r2: float
+    peak_x_interval: list[float] | None = None  # 95% residual-bootstrap interval of peak_x
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def peak_text(self) -> str:
+        """The peak with its interval, e.g. ``"peak 41.2 journeys/s (95% CI 39.8-43.0) at N=4.1"``."""
+        if self.peak_x is None:
+            return "no peak (throughput still rising: kappa 0)"
+        ci = self.peak_x_interval
+        interval = f" (95% CI {ci[0]:.3g}-{ci[1]:.3g})" if ci else " (interval unknown: too few steps)"
+        at = f" at N={self.peak_n:.1f}" if self.peak_n else " (the contention limit lambda/sigma)"
+        return f"peak {self.peak_x:.3g} journeys/s{interval}{at}"
 
 
 def fit_usl(concurrency: Sequence[float], throughput: Sequence[float]) -> UslFit | None:
@@ -159,9 +191,46 @@ def fit_usl(concurrency: Sequence[float], throughput: Sequence[float]) -> UslFit
     r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
     peak_n: float | None
     peak_x: float | None
-    if kappa > 1e-12 and sigma < 1.0:
+    peak_n, peak_x = _peak(lam, sigma, kappa)
+    if peak_n is not None and peak_n > 10.0 * float(n.max()):
+        peak_n, peak_x = None, None  # far beyond the steps: an extrapolation, not a finding
+    interval = _peak_interval(n, x, (lam, sigma, kappa), resid) if peak_x is not None else None
+    return UslFit(lam, sigma, kappa, peak_n, peak_x, r2, interval)
+
+
+def _peak(lam: float, sigma: float, kappa: float) -> tuple[float | None, float | None]:
+    """(N*, X at N*), or the contention limit lambda/sigma without coherency; ``None`` for a peak
+    the steps say nothing about (sigma and kappa both about 0: throughput still rising linearly)."""
+    if kappa > 1e-9 and sigma < 1.0:
         peak_n = math.sqrt((1.0 - sigma) / kappa)
-        peak_x = float(usl(np.array([peak_n]), lam, sigma, kappa)[0])
-    else:
-        peak_n, peak_x = None, (lam / sigma if sigma > 0 else None)
-    return UslFit(lam, sigma, kappa, peak_n, peak_x, r2)
+        return peak_n, float(usl(np.array([peak_n]), lam, sigma, kappa)[0])
+    return None, (lam / sigma if sigma > 1e-3 else None)
+
+
+def _peak_interval(
+    n: np.ndarray, x: np.ndarray, params: tuple[float, float, float], resid: np.ndarray, draws: int = 100
+) -> list[float] | None:
+    """95% interval of the peak throughput by residual bootstrap (seeded: the same steps give the same
+    interval). ``None`` with fewer than four steps or when too few refits find a peak."""
+    from scipy.optimize import curve_fit
+
+    if len(n) < 4:
+        return None
+    rng = np.random.default_rng(20210116)
+    fitted = usl(n, *params)
+    # Fitted residuals are smaller than the errors (three parameters were fitted): scale them back up.
+    resid = resid * math.sqrt(len(n) / (len(n) - 3))
+    peaks: list[float] = []
+    for _ in range(draws):
+        sample = np.maximum(fitted + rng.choice(resid, size=len(resid), replace=True), 1e-9)
+        try:
+            p, _ = curve_fit(usl, n, sample, p0=params, bounds=([0.0, 0.0, 0.0], [np.inf, 1.0, 1.0]), maxfev=5000)
+        except (RuntimeError, ValueError):
+            continue
+        _, peak = _peak(*(float(v) for v in p))
+        if peak is not None and math.isfinite(peak):
+            peaks.append(peak)
+    if len(peaks) < draws // 2:
+        return None
+    low, high = np.percentile(peaks, [2.5, 97.5])
+    return [float(low), float(high)]

@@ -136,3 +136,39 @@ def _network(fault: Fault) -> dict[str, Any]:
         "toxicity": None if fault.toxic == "down" else fault.toxicity,
         "attributes": dict(fault.attributes),
     }
+
+
+def fault_label(fault: dict[str, Any]) -> str:
+    """``outage``, or for a network fault its toxic and stream: ``network reset_peer (downstream)``."""
+    if fault.get("kind") != "network":
+        return str(fault.get("kind"))
+    stream = f" ({fault['stream']})" if fault.get("stream") else ""
+    return f"network {fault.get('toxic')}{stream}"
+
+
+def share_text(value: float | None) -> str:
+    """An error rate as a percentage; "no requests" when the window saw none (never "None")."""
+    return "no requests" if value is None else f"{value:.1%}"
+
+
+def recovery_text(fault: dict[str, Any], run_s: float | None = None) -> str:
+    """How long the service took to recover after the fault's end, or why that is not known."""
+    seconds = fault.get("time_to_recover_s")
+    if seconds is not None:
+        return f"recovered {seconds:.1f} s after it ended"
+    end = float(fault.get("applied_at_s") or 0.0) + float(fault.get("duration_s") or 0.0)
+    if run_s is not None and end >= run_s - 1.0:
+        return "the run ended before the fault did: recovery not measured"
+    if not fault.get("applied", True):
+        return "not applied"
+    return "did not recover before the run ended"
+
+
+def fault_line(fault: dict[str, Any], run_s: float | None = None) -> str:
+    """One terminal line per fault (a ``faults`` entry of ``summary.json``)."""
+    applied = "applied" if fault.get("applied") else f"NOT applied: {fault.get('error') or 'unknown reason'}"
+    before, during, after = (share_text(fault[part]["error_rate"]) for part in ("before", "during", "after"))
+    return (
+        f"fault {fault_label(fault)} at {fault['applied_at_s']:.1f} s for {fault['duration_s']:g} s ({applied}): "
+        f"errors before {before}, during {during}, after {after}; {recovery_text(fault, run_s)}"
+    )

@@ -5,7 +5,8 @@ The Vaccinator users keep a ledger: one entry per dose given, whether it was rec
 check compares the ledger with ``GET /api/v2/admin/vaccinations`` and the sessions' bookings with
 their capacity (``GET /api/v2/admin/sessions``):
 
-- **lost**: a dose in the ledger that the server does not have;
+- **lost**: a dose given (in the ledger) but not recorded: the server does not have it. The ledger
+  holds every dose given, also one the server refused to record (``via: "refused"``);
 - **duplicated**: a (beneficiary, dose) the server holds more than once;
 - **unsynced**: paper records still in an outbox at the end (the drill ended before they were sent);
 - **overbooked**: a session with more bookings than capacity.
@@ -26,7 +27,7 @@ class LedgerEntry:
     beneficiary_reference_id: str
     session_id: str
     dose: int
-    via: str  # "online" or "paper"
+    via: str  # "online", "paper", or "refused" (given, but the server refused the record)
     key: str  # Idempotency-Key (online) or client_record_id (paper)
     synced: bool = True
 

@@ -72,3 +72,19 @@ def retryable(status: int) -> str | None:
     if status in (0, 502, 503, 504):
         return "backoff"
     return None
+
+
+# How long a vaccinator keeps asking about its own dose while the server says the key is in flight:
+# past the reference server's 30 s lease (a key whose request died in a crash is free after it).
+IN_FLIGHT_PATIENCE_S = 45.0
+
+
+def in_flight_wait(retry_after: str | None, waited_s: float, patience_s: float = IN_FLIGHT_PATIENCE_S) -> float | None:
+    """Seconds to wait before asking again after 409 ``IDEMPOTENCY_IN_FLIGHT``; ``None``: stop, use paper.
+
+    The server's ``Retry-After`` (the seconds left on the key's lease) is honoured; without one, 1 s.
+    Waiting stops once ``waited_s`` plus the next wait would pass ``patience_s``.
+    """
+    wait = parse_retry_after(retry_after)
+    wait = 1.0 if wait is None else max(wait, 0.1)
+    return wait if waited_s + wait <= patience_s else None

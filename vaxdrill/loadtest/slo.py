@@ -7,14 +7,16 @@ merged :class:`~vaxdrill.loadtest.recorder.Recorder` saw.
 
 The verdict becomes the exit code (:class:`~vaxdrill.core.errors.ExitCode`, README "Exit codes"):
 0 every SLO and the integrity check passed; 99 an SLO failed (as k6 does for thresholds); 98 the
-integrity check failed; 97 the run was aborted after a sustained SLO breach.
+integrity check failed; 97 the run was aborted after a sustained SLO breach. A failed integrity
+check outranks the others (a lost dose is worse than a slow one), an abort outranks a failed SLO.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from vaxdrill.core.scenario.loadplan import Slo
 from vaxdrill.core.scenario.units import format_duration
@@ -113,6 +115,44 @@ def _fmt(value: float | None, unit: str) -> str:
     if unit == "share":
         return f"{value:.2%}"
     return f"{value:.1f} {unit}"
+
+
+_LABELS = {"error_rate": "error rate", "min_rps": "throughput", "max_sync_lag": "sync lag"}
+
+
+def _short(value: float, unit: str) -> str:
+    """A figure rounded to what it means: latencies to the ms (or 0.1 s), shares to 0.1%."""
+    if unit == "ms":
+        return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+    if unit == "share":
+        return f"{value:.1%}"
+    return f"{value:.1f} {unit}"
+
+
+def breach_text(result: Mapping[str, Any]) -> str:
+    """Observed against limit for one failed SLO (a :class:`SloResult` as JSON), e.g.
+    ``"error rate 44.0% > 2.0%"`` or ``"findByDistrict p95 512 ms > 400 ms"``."""
+    name = str(result["name"])
+    if "metric" not in result:  # an older summary: the name is all there is
+        return f"{name} (observed {result.get('observed')})"
+    metric, unit = str(result["metric"]), str(result.get("unit", ""))
+    words = name.split()
+    generated = len(words) > 1 and words[1] in (metric, "rps")
+    target = words[0] if generated and words[0] != "all" else ""
+    label = " ".join(part for part in (target, _LABELS.get(metric, metric)) if part)
+    observed = result.get("observed")
+    limit = _short(float(result["limit"]), unit)
+    if observed is None:
+        text = f"{label}: no requests to judge (limit {limit})"
+    else:
+        op = "<" if metric == "min_rps" else ">"
+        text = f"{label} {_short(float(observed), unit)} {op} {limit}"
+    return text if generated else f"{name} ({text})"
+
+
+def breaches(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """:func:`breach_text` of every failed SLO, in the scenario's order."""
+    return [breach_text(r) for r in results if not r.get("passed")]
 
 
 def table_rows(results: Sequence[SloResult]) -> list[tuple[str, str, str, str]]:

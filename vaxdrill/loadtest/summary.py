@@ -64,17 +64,17 @@ def exit_code(
     could_not_run: bool = False,
     incomplete: bool = False,
 ) -> ExitCode:
-    """The run's verdict: a run that could not go on (every request failing, or a worker lost and not
-    accepted: figures missing) outranks an abort, which outranks a failed SLO, which outranks a failed
-    integrity check."""
+    """The run's verdict (README "Exit codes"): a run that could not go on (every request failing, or a
+    worker lost and not accepted: figures missing) outranks everything; then a failed integrity check
+    (a dose lost or stored twice) outranks an abort, which outranks a failed SLO."""
     if could_not_run or incomplete:
         return ExitCode.COULD_NOT_RUN
+    if integrity is not None and not integrity.get("passed", False):
+        return ExitCode.INTEGRITY_FAILED
     if aborted:
         return ExitCode.ABORTED
     if not slos_passed:
         return ExitCode.SLO_FAILED
-    if integrity is not None and not integrity.get("passed", False):
-        return ExitCode.INTEGRITY_FAILED
     return ExitCode.OK
 
 
@@ -136,6 +136,8 @@ def build_summary(
             "online_records": int(rec.counters.get("online_records", 0)),
             "paper_records": int(rec.counters.get("paper_records", 0)),
             "synced_records": int(rec.counters.get("synced_records", 0)),
+            "in_flight_waits": int(rec.counters.get("in_flight_waits", 0)),
+            "refused_records": int(rec.counters.get("refused_records", 0)),
             "outbox_depth_max": max(outbox.values(), default=0.0),
             "sync_lag_p95_ms": _ms(lag.percentile_ms(95)),
             "sync_lag_max_ms": float(lag.hist.get_max_value()) / 1000.0 if lag.count else None,

@@ -83,6 +83,10 @@ def read_run(path: Path, *, include_sites: bool = False) -> RunSummary:
     return RunSummary(path=path, kind=doc.SCHEMA, label=path.name, figures=flatten(doc.to_json(), skip=skip))
 
 
+# A single figure (no interval) that moved by at most this share of its size is taken as unchanged.
+TOLERANCE = 0.05
+
+
 @dataclass(frozen=True)
 class Row:
     """A figure across runs, and each run's change against the first."""
@@ -95,6 +99,22 @@ class Row:
         if first is None or other is None:
             return None
         return other.value - first.value
+
+    def within_noise(self, index: int) -> bool:
+        """Whether run ``index`` differs from the first only within the noise: overlapping 95%
+        intervals, or for single figures within :data:`TOLERANCE` of the first (relative).
+        A figure present in one run only is a change, never noise."""
+        first, other = self.figures[0], self.figures[index]
+        if first is None or other is None:
+            return first is None and other is None
+        if first.ci95 is not None and other.ci95 is not None:
+            return first.ci95[0] <= other.ci95[1] and other.ci95[0] <= first.ci95[1]
+        scale = max(abs(first.value), abs(other.value))
+        return abs(other.value - first.value) <= TOLERANCE * scale
+
+    def noise_only(self) -> bool:
+        """Every run's difference from the first is inside the noise."""
+        return all(self.within_noise(i) for i in range(1, len(self.figures)))
 
 
 def compare(runs: list[RunSummary]) -> list[Row]:

@@ -121,7 +121,9 @@ def metric_cell(node: Any, metric: str, share: bool = False, attrs: Mapping[str,
     stat = lookup(node, metric)
     if not isinstance(stat, dict) or "mean" not in stat:
         return MetricCell(metric, "-", "", None, attrs or {})
-    mean, _, interval = format_interval(stat, share).partition(" ")
+    # Counts, times and shares cannot be negative: their intervals stop at 0. A pair's difference can.
+    floor = None if attrs and "data-pair" in attrs else 0.0
+    mean, _, interval = format_interval(stat, share, floor).partition(" ")
     return MetricCell(metric, mean, interval, float(stat["mean"]), attrs or {})
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from vaxdrill.core.scenario.model import Scenario
+from vaxdrill.loadtest.faults import fault_label, recovery_text, share_text
+from vaxdrill.loadtest.slo import breaches
+from vaxdrill.report.failures import failure_rows, links
 from vaxdrill.report.html import Figure, Value, figure, lookup, write
 
 Row = list[str | Value | object]
@@ -22,12 +25,16 @@ class LoadtestParts:
     """What the load test's report and the drill's engineer section show."""
 
     verdict: str
+    verdict_ok: bool  # the run's exit code was 0: the verdict box is green, else red
     headline: list[tuple[str, Value]]
     slos: list[Row]
     timeline: Figure | None
+    latency: Figure | None  # the response-time distribution
     endpoints: list[Row]
     faults: list[Row]
     integrity: list[tuple[str, object]]
+    failures: list[list[str]]  # endpoint, method, status or exception, message, count, share
+    links: list[tuple[str, str]]  # Locust's HTML report, the CSVs, the summary
     saturated: bool
     cpu_peaks: str
 
@@ -38,28 +45,22 @@ def slo_value(value: float | None, unit: str) -> str:
     return f"{value:.2%}" if unit == "share" else f"{value:,.4g} {unit}".strip()
 
 
-def fault_label(fault: dict[str, Any]) -> str:
-    """``outage``, or for a network fault its toxic and stream: ``network reset_peer (downstream)``."""
-    if fault.get("kind") != "network":
-        return str(fault.get("kind"))
-    stream = f" ({fault['stream']})" if fault.get("stream") else ""
-    return f"network {fault.get('toxic')}{stream}"
-
-
 def engineer_verdict(load: dict[str, Any]) -> str:
     slos = load.get("slos", [])
-    failed = [s["name"] for s in slos if not s.get("passed")]
+    failed = breaches(slos)
     integrity = load.get("integrity") or {}
     parts = [
         f"{load.get('requests', 0):,} requests at {load.get('rps', 0):.1f}/s, p95 "
         f"{lookup(load, 'latency_ms.p95') or 0:.0f} ms; SLOs {len(slos) - len(failed)}/{len(slos)} met"
-        + (f" (failed: {', '.join(failed)})" if failed else "")
+        + (f" (failed: {'; '.join(failed)})" if failed else "")
     ]
+    if load.get("aborted"):
+        parts.append("aborted after a sustained breach")
     if not integrity:
         parts.append("integrity: not checked")
     elif "verifier" in integrity:
         parts.append(f"integrity ({integrity['verifier']}): {'passed' if integrity.get('passed') else 'FAILED'}")
-    elif integrity:
+    else:
         if integrity.get("passed"):
             parts.append(
                 f"integrity: all {integrity.get('doses_recorded', 0)} doses on the server exactly once "
@@ -70,14 +71,11 @@ def engineer_verdict(load: dict[str, Any]) -> str:
                 f"integrity FAILED: {integrity.get('lost', '?')} lost, {integrity.get('duplicated', '?')} duplicated"
             )
     for fault in load.get("faults", []):
-        recovered = fault.get("time_to_recover_s")
         if not fault.get("applied", True):
             parts.append(f"{fault_label(fault)}: {fault.get('error') or 'not applied'}")
             continue
-        parts.append(
-            f"{fault_label(fault)} of {fault['duration_s']:.0f} s: "
-            + (f"recovered {recovered:.1f} s after it ended" if recovered is not None else "did not recover")
-        )
+        recovery = recovery_text(fault, load.get("duration_s"))
+        parts.append(f"{fault_label(fault)} of {fault['duration_s']:g} s: {recovery}")
     return "; ".join(parts) + "."
 
 
@@ -93,12 +91,12 @@ def _headline(load: dict[str, Any]) -> list[tuple[str, Value]]:
     rate = load.get("error_rate")
     rows = [
         ("requests", _figure(load, "requests", f"{load.get('requests', 0):,}")),
-        ("throughput (req/s)", _figure(load, "rps", f"{load.get('rps') or 0:.1f}")),
+        ("throughput (requests/s)", _figure(load, "rps", f"{load.get('rps') or 0:.1f}")),
         ("error rate", _figure(load, "error_rate", f"{rate:.2%}" if isinstance(rate, (int, float)) else "-")),
     ]
     for p in ("p50", "p95", "p99"):
         ms = lookup(load, f"latency_ms.{p}")
-        rows.append((f"latency {p} (ms)", _figure(load, f"latency_ms.{p}", f"{ms:.1f}" if ms is not None else "-")))
+        rows.append((f"latency {p} (ms)", _figure(load, f"latency_ms.{p}", _ms(ms))))
     return rows
 
 
@@ -113,33 +111,71 @@ def _slo_rows(load: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def loadtest_parts(folder: Path, load: dict[str, Any]) -> LoadtestParts:
-    """The engineer's figures from a load test's ``summary.json`` and the ``timeline.png`` in ``folder``."""
+def _endpoint_rows(load: dict[str, Any]) -> list[Row]:
+    """Per endpoint: requests, requests/s, failures and their share, latency percentiles (whole ms)."""
+    seconds = float(load.get("duration_s") or 0.0)
+    rows: list[Row] = []
+    for name, e in load.get("endpoints", {}).items():
+        rps = f"{e['requests'] / seconds:.1f}" if seconds > 0 else "-"
+        failed = f"{e['failures'] / e['requests']:.1%}" if e["requests"] else "-"
+        ms = [_ms(e.get(p)) for p in ("p50", "p95", "p99")]
+        rows.append([name, f"{e['requests']:,}", rps, f"{e['failures']:,}", failed, *ms])
+    return rows
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def _integrity_rows(integrity: dict[str, Any]) -> list[tuple[str, object]]:
+    labels = {"passed": "passed", "doses_recorded": "doses given (ledger)", "online": "recorded online",
+              "paper": "recorded on paper", "server_vaccinations": "doses on the server",
+              "lost": "lost (given but not recorded)", "duplicated": "stored twice",
+              "given_twice_by_drill": "given twice by the drill", "unsynced_at_end": "paper records not synced",
+              "overbooked_sessions": "sessions overbooked"}  # fmt: skip
+    rows: list[tuple[str, object]] = []
+    for key, value in integrity.items():
+        if isinstance(value, (dict, list)):
+            continue
+        shown: object = value
+        if isinstance(value, bool):
+            shown = "yes" if value else "NO"
+        elif isinstance(value, int):
+            shown = f"{value:,}"
+        rows.append((labels.get(key, key.replace("_", " ")), shown))
+    return rows
+
+
+def loadtest_parts(folder: Path, load: dict[str, Any], prefix: str = "") -> LoadtestParts:
+    """The engineer's figures from a load test's ``summary.json`` and the ``timeline.png`` in ``folder``;
+    links to its files start with ``prefix`` (the folder as seen from the report)."""
     integrity = load.get("integrity") or {}
     generator = load.get("generator", {})
     return LoadtestParts(
         verdict=engineer_verdict(load),
+        verdict_ok=int(load.get("exit_code", 0)) == 0,
         headline=_headline(load),
         slos=_slo_rows(load),
         timeline=figure(folder / "timeline.png", "Users, arrivals, throughput and latency over time; faults shaded"),
-        endpoints=[
-            [name, e["requests"], e["failures"], e["p50"], e["p95"], e["p99"]]
-            for name, e in load.get("endpoints", {}).items()
-        ],
+        latency=figure(folder / "latency.png", "Response-time distribution: share of requests answered within a time"),
+        endpoints=_endpoint_rows(load),
         faults=[
             [
                 fault_label(f),
-                f["applied_at_s"],
-                f["duration_s"],
-                f["before"]["error_rate"],
-                f["during"]["error_rate"],
-                f["after"]["error_rate"],
-                f["time_to_recover_s"],
+                f"{f['applied_at_s']:.1f}",
+                f"{f['duration_s']:g}",
+                share_text(f["before"]["error_rate"]),
+                share_text(f["during"]["error_rate"]),
+                share_text(f["after"]["error_rate"]),
+                recovery_text(f, load.get("duration_s")),
             ]
             for f in load.get("faults", [])
         ],
-        integrity=[(k, v) for k, v in integrity.items() if not isinstance(v, (dict, list))]
-        or [("integrity", "not checked")],
+        integrity=_integrity_rows(integrity) or [("integrity", "not checked")],
+        failures=failure_rows(folder, int(load.get("requests") or 0)),
+        links=links(folder, prefix),
         saturated=bool(generator.get("cpu_saturated")),
         cpu_peaks=", ".join(f"{k} {v}%" for k, v in generator.get("cpu_peak_percent", {}).items()),
     )

@@ -34,8 +34,31 @@ from vaxdrill.core.errors import ExitCode, ProcessFailed, SlosFailed
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.units import format_duration
+from vaxdrill.loadtest.faultplan import without_faults
 from vaxdrill.loadtest.procs import LocustRun
 from vaxdrill.loadtest.target import check_target
+
+
+def steps_table(steps: list[dict[str, Any]], step_s: float) -> Table:
+    """One row per step; offered and served in journeys/s, requests/s beside; fits 80 columns."""
+    table = Table(
+        title=f"capacity steps of {format_duration(step_s)}, warm-up left out (offered, served: journeys/s)",
+        title_justify="left", box=None, padding=(0, 1), pad_edge=False, header_style="bold underline",
+    )  # fmt: skip
+    heads = ("phase", "offered", "served", "req/s", "in\nflight", "p95\nms", "errors", "dropped", "Little\nerror",
+             "SLOs")  # fmt: skip
+    for col in heads:
+        table.add_column(col, justify="left" if col in ("phase", "SLOs") else "right", no_wrap=True)
+    for s in steps:
+        little = s["little"]["rel_error"]
+        table.add_row(
+            "ladder" if s["phase"] == "ladder" else "bisect", f"{s['rate']:.3g}", f"{s['throughput']:.3g}",
+            f"{s.get('requests_per_s', 0.0):.3g}", f"{s['concurrency']:.1f}",
+            "-" if s["p95_ms"] is None else f"{s['p95_ms']:.0f}", f"{s['error_rate']:.1%}", str(s["dropped"]),
+            f"{little:.0%}" if little <= 9.99 else ">999%",
+            "[green]met[/]" if s["sustainable"] else "[red]breach[/]",
+        )  # fmt: skip
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -52,6 +75,9 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")
         ] = None,
         allow_host: AllowHost = None,
+        with_faults: Annotated[
+            bool, typer.Option("--with-faults", help="Apply the scenario's fault plan during the search (off).")
+        ] = False,
     ) -> None:
         """Capacity search: open-model step ladder, bisection, USL fit, Little's law per step."""
         from vaxdrill.loadtest import plots
@@ -67,6 +93,11 @@ def register(app: typer.Typer) -> None:
         plan = load.steps
         worst = (len(ladder(plan)) + plan.bisections) * plan.step_duration
         folder = RunFolder.create(scenario, "capacity", scenario.seed, out=out_dir)
+        if not with_faults:
+            bare, scenario = without_faults(scenario, folder.path)
+            if bare is not None:
+                out.print("the scenario's fault plan is left out of the search (--with-faults applies it)")
+                scenario_path = bare
         with target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url:
             check_fault_plan(scenario, url)
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, mode="capacity",
@@ -79,7 +110,8 @@ def register(app: typer.Typer) -> None:
             raise ProcessFailed(f"the capacity search did not finish:\n{run.log_tail()}")
         steps = cap["steps"]
         good = [s for s in steps if s["sustainable"]]
-        fit = fit_usl([s["concurrency"] for s in steps], [s["throughput"] for s in steps])
+        # The USL is fitted to good throughput: journeys shed at once (503) are fast, not served.
+        fit = fit_usl([s["concurrency"] for s in steps], [s["throughput"] * (1.0 - s["error_rate"]) for s in steps])
         best = max(good, key=lambda s: s["rate"]) if good else None
         document = CapacityResult.model_validate({
             "schema": CapacityResult.SCHEMA,
@@ -99,23 +131,13 @@ def register(app: typer.Typer) -> None:
         write_json(folder.path / "capacity.json", result)
         plots.capacity(steps, fit, folder.path / "capacity.png", f"{scenario.name}: capacity")
         folder.finish(max_sustainable_rate=result["max_sustainable_rate"], host=url)
-        table = Table(title=f"capacity steps ({format_duration(plan.step_duration)}, warm-up excluded)")
-        for col in ("phase", "rate/s", "X/s", "N", "mean ms", "p95 ms", "errors", "dropped", "Little err", "SLO"):
-            table.add_column(col, justify="right")
-        for s in steps:
-            table.add_row(
-                s["phase"], f"{s['rate']:.1f}", f"{s['throughput']:.1f}", f"{s['concurrency']:.2f}",
-                f"{s['mean_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['error_rate']:.1%}", str(s["dropped"]),
-                f"{s['little']['rel_error']:.0%}", "[green]ok[/]" if s["sustainable"] else "[red]breach[/]",
-            )  # fmt: skip
-        out.print(table)
+        out.print(steps_table(steps, plan.step_duration))
         out.print(cap["description"], highlight=False)
         if fit:
-            peak = (
-                f"peak {fit.peak_x:.1f}/s at N={fit.peak_n:.1f}" if fit.peak_n and fit.peak_x else "no peak (kappa 0)"
-            )
             out.print(
-                f"USL: sigma={fit.sigma:.4f} kappa={fit.kappa:.5f} lambda={fit.lam:.2f}/s, {peak}, R²={fit.r2:.3f}"
+                f"USL: {fit.peak_text()}; sigma={fit.sigma:.3g} kappa={fit.kappa:.3g} "
+                f"lambda={fit.lam:.3g} journeys/s, R²={fit.r2:.2f}",
+                highlight=False,
             )
         out.print(f"results: {folder.path}", highlight=False)
         if best is None:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vaxdrill.report.compare import Figure, compare, read_run, to_json
+from vaxdrill.report.compare import TOLERANCE, Figure, compare, read_run, to_json
 
 
 def _cell(fig: Figure | None) -> str:
@@ -36,7 +36,9 @@ def compare_command(
     ] = None,
     sites: Annotated[bool, typer.Option("--sites", help="Include per-site figures (simulation).")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")] = None,
-    show_all: Annotated[bool, typer.Option("--all", help="Show unchanged figures too.")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show figures whose change is inside the noise (hidden by default).")
+    ] = False,
 ) -> None:
     """Compare two or more earlier runs (simulation, load test or capacity) side by side."""
     summaries = [read_run(path, include_sites=sites) for path in runs]
@@ -51,8 +53,7 @@ def compare_command(
             table.add_column("change", justify="right")
     shown = 0
     for row in rows:
-        changed = any(row.change(i) not in (None, 0.0) for i in range(1, len(summaries)))
-        if not changed and not show_all:
+        if row.noise_only() and not show_all:
             continue
         cells = [row.metric]
         for i, fig in enumerate(row.figures):
@@ -65,7 +66,11 @@ def compare_command(
     console.print(table)
     hidden = len(rows) - shown
     if hidden:
-        console.print(f"{hidden} unchanged figure(s) hidden; --all shows them.")
+        console.print(
+            f"{hidden} figure(s) hidden: changes inside the noise (overlapping 95% intervals, or within "
+            f"±{TOLERANCE:.0%} for figures without one); --all shows them.",
+            highlight=False,
+        )
     if json_out is not None:
         json_out.write_text(json.dumps(to_json(summaries, rows), indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {json_out}")

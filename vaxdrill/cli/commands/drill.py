@@ -88,7 +88,8 @@ def drill(
           "simulation", {0})  # fmt: skip
     load_args = ["--out", str(folder / "loadtest"), "--workers", str(workers)]
     if duration:
-        load_args += ["--duration", duration]
+        # A shorter drill keeps its fault plan's shape: the faults scale with the run (loadtest --scale-faults).
+        load_args += ["--duration", duration, "--scale-faults"]
     if toxiproxy:
         load_args += ["--toxiproxy", toxiproxy]
     lt = phase("loadtest", _vaxdrill("loadtest", str(scenario_path), *load_args), "loadtest", FINDINGS)

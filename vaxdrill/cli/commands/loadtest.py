@@ -29,7 +29,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vaxdrill.cli.paths import ScenarioArg
+from vaxdrill.cli.tables import fit_or_stack
 from vaxdrill.core.documents import LoadTestSummary
+from vaxdrill.core.documents.loadtest import VerifiedIntegrity
 from vaxdrill.core.errors import (
     ExitCode,
     FaultPlanError,
@@ -44,8 +46,10 @@ from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
 from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.loadtest import progress
 from vaxdrill.loadtest import slo as slo_mod
-from vaxdrill.loadtest.faults import fault_plan_error
+from vaxdrill.loadtest.faultplan import check_fit, fit_faults
+from vaxdrill.loadtest.faults import fault_line, fault_plan_error
 from vaxdrill.loadtest.network_faults import network_faults
 from vaxdrill.loadtest.procs import MASTER_PORT, LocustRun, parse_address, require_loopback
 from vaxdrill.loadtest.server_process import ServerProcess
@@ -155,18 +159,29 @@ def announce(url: str, load: LoadProfile, mode: str = "loadtest") -> None:
 
 
 def run_locust(run: LocustRun, expected_s: float, label: str) -> int:
-    """Start Locust, show progress until it ends, return its exit code."""
+    """Start Locust, show progress until it ends, return its exit code.
+
+    In a terminal: a bar with live req/s, errors and p95 beside it. Otherwise (CI, a pipe): a plain
+    progress line every 10 s (:mod:`vaxdrill.loadtest.progress`).
+    """
     run.start()
     started = time.monotonic()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=out,
-                  transient=True) as bar:  # fmt: skip
-        task = bar.add_task(label, total=expected_s)
+    history = run.folder / "locust_stats_history.csv"
+    ticker = progress.Ticker()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[live]}"),
+                  console=out, transient=True, disable=not out.is_terminal) as bar:  # fmt: skip
+        task = bar.add_task(label, total=expected_s, live="")
+        if not out.is_terminal:
+            out.print(f"{label}: about {expected_s:.0f} s", highlight=False)
         while run.poll() is None:
             elapsed = time.monotonic() - started
             if elapsed > run.time_limit + 90:
                 run.stop()
                 raise ProcessFailed(f"Locust ran past its time limit; stopped it:\n{run.log_tail()}")
-            bar.update(task, completed=min(elapsed, expected_s))
+            live = progress.read_live(history)
+            bar.update(task, completed=min(elapsed, expected_s), live=live.text() if live else "")
+            if not out.is_terminal and ticker.due(elapsed):
+                out.print(progress.progress_line(elapsed, expected_s, live), highlight=False)
             time.sleep(0.25)
     return run.wait(timeout=60)
 
@@ -217,6 +232,10 @@ def register(app: typer.Typer) -> None:
                 "default: start `vaxdrill proxy` when the fault plan has network faults.",
             ),
         ] = None,
+        scale_faults: Annotated[
+            bool,
+            typer.Option("--scale-faults", help="Rescale the fault plan to fit --duration (else a misfit is exit 2)."),
+        ] = False,
         from_simulation: Annotated[
             bool,
             typer.Option(
@@ -263,11 +282,20 @@ def register(app: typer.Typer) -> None:
             from vaxdrill.loadtest.shapes import ladder
 
             run_seconds = len(ladder(load.steps)) * load.steps.step_duration
+        if not from_simulation:
+            check_fit(scenario, scenario_path, run_seconds, scale_faults)
         folder = RunFolder.create(scenario, "loadtest", scenario.seed, out=out_dir)
+        planned_s = load.duration
         if from_simulation:
             scenario_path, scenario = _from_simulation(scenario, folder, seconds)
             load = scenario.load or load
             run_seconds = load.duration
+            # The day squeezed into --duration takes its fault plan with it.
+            scale_faults = scale_faults or seconds is not None
+        scenario_path, scenario, note = fit_faults(scenario, scenario_path, folder.path, run_seconds, planned_s,
+                                                   scale_faults)  # fmt: skip
+        if note:
+            out.print(note, highlight=False)
         with (
             target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url,
             network_route(url, toxiproxy, scenario, folder.path) as hop,
@@ -294,6 +322,7 @@ def register(app: typer.Typer) -> None:
         write_json(folder.path / "summary.json", summary)
         rec = Recorder.from_json(raw["recorder"])
         plots.timeline(rec, folder.path / "timeline.png", f"{scenario.name}: {load.shape}", summary["faults"])
+        plots.latency_distribution(rec, folder.path / "latency.png", f"{scenario.name}: response times")
         write_report(folder.path, scenario, summary)
         folder.finish(exit_code=document.exit_code, host=url)
         _report(document, results, folder.path)
@@ -354,46 +383,61 @@ def _from_simulation(scenario: Scenario, folder: RunFolder, seconds: float | Non
 
 
 def _why(summary: LoadTestSummary) -> str:
-    if summary.aborted:
-        breached = ", ".join(summary.breached)
-        return f"run aborted after a sustained SLO breach ({breached}); exit {ExitCode.ABORTED.value}"
-    failed = [s.name for s in summary.slos if not s.passed]
-    if failed:
-        return f"SLO failed: {', '.join(failed)}; exit {ExitCode.SLO_FAILED.value}"
-    integrity = summary.integrity.model_dump(mode="json") if summary.integrity else None
-    return f"integrity check failed: {json.dumps(integrity)}; exit {ExitCode.INTEGRITY_FAILED.value}"
+    """The one line that explains the exit code (its order: README "Exit codes")."""
+    code = ExitCode(summary.exit_code)
+    if code == ExitCode.INTEGRITY_FAILED:
+        i = summary.integrity
+        if i is None:
+            found = "no ledger"
+        elif isinstance(i, VerifiedIntegrity):
+            found = f"verifier {i.verifier} failed"
+        else:
+            found = f"{i.lost} lost, {i.duplicated} duplicated, {i.overbooked_sessions} overbooked"
+        return f"integrity check failed: {found}; exit {code.value}"
+    failed = "; ".join(slo_mod.breaches([s.model_dump(mode="json") for s in summary.slos]))
+    if code == ExitCode.ABORTED:
+        return f"run aborted after a sustained SLO breach ({', '.join(summary.breached)}): {failed}; exit {code.value}"
+    return f"SLO failed: {failed}; exit {code.value}"
+
+
+def _ms(value: float | None, unit: str = " ms") -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}{unit}" if value < 10 else f"{value:,.0f}{unit}"
 
 
 def _report(summary: LoadTestSummary, results: list[slo_mod.SloResult], folder: Path) -> None:
     latency = summary.latency_ms
     out.print(
-        f"{summary.requests} requests, {summary.rps} req/s, errors {summary.error_rate}, "
-        f"p95 {latency.p95} ms, p99 {latency.p99} ms",
+        f"{summary.requests:,} requests, {summary.rps:.1f} requests/s, errors {summary.error_rate:.1%}, "
+        f"p95 {_ms(latency.p95)}, p99 {_ms(latency.p99)}",
         highlight=False,
     )
-    endpoints = Table(title="endpoints (ms, full precision)")
-    for col in ("endpoint", "requests", "failures", "p50", "p95", "p99"):
-        endpoints.add_column(col, justify="right" if col != "endpoint" else "left")
+    rows = []
     for name, e in summary.endpoints.items():
-        endpoints.add_row(name, str(e.requests), str(e.failures), str(e.p50), str(e.p95), str(e.p99))
-    out.print(endpoints)
+        rps = e.requests / summary.duration_s if summary.duration_s else 0.0
+        failed = f"{e.failures:,} ({e.failures / e.requests:.0%})" if e.requests and e.failures else f"{e.failures:,}"
+        rows.append([name, f"{e.requests:,}", f"{rps:.1f}", failed, _ms(e.p50, ""), _ms(e.p95, ""), _ms(e.p99, "")])
+    heads = ["endpoint", "requests", "req/s", "failed", "p50 ms", "p95 ms", "p99 ms"]
+    out.print(fit_or_stack(out, "endpoints (latencies from full-precision histograms)", heads, rows))
     if results:
         out.print(slo_table(results))
     for fault in summary.faults:
-        what = f"network {fault.toxic}" if fault.kind == "network" else fault.kind
-        out.print(
-            f"fault {what} at {fault.applied_at_s}s for {fault.duration_s}s "
-            f"({'applied' if fault.applied else 'NOT applied: ' + str(fault.error)}): errors before/during/after "
-            f"{fault.before.error_rate}/{fault.during.error_rate}/{fault.after.error_rate}, "
-            f"recovered in {fault.time_to_recover_s}s",
-            highlight=False,
-        )
+        out.print(fault_line(fault.model_dump(mode="json"), summary.duration_s), highlight=False, soft_wrap=False)
     if summary.integrity is None:
         out.print("integrity: not checked", highlight=False)
+    elif isinstance(summary.integrity, VerifiedIntegrity):
+        v = summary.integrity
+        out.print(f"integrity ({v.verifier}): {'PASS' if v.passed else 'FAIL'} on {v.entries} ledger entries",
+                  highlight=False)  # fmt: skip
     else:
         i = summary.integrity
         out.print(
-            f"integrity: {'PASS' if i.passed else 'FAIL'} {json.dumps(i.model_dump(mode='json'))}", highlight=False
+            f"integrity: {'PASS' if i.passed else 'FAIL'}: {i.doses_recorded} doses given ({i.online} online, "
+            f"{i.paper} on paper), {i.server_vaccinations} on the server; {i.lost} lost (given but not recorded), "
+            f"{i.duplicated} stored twice, {i.unsynced_at_end} unsynced, {i.overbooked_sessions} sessions overbooked",
+            highlight=False,
+            soft_wrap=False,  # prose wraps at the console's width (80 columns in a pipe)
         )
     if summary.open_model:
         o = summary.open_model

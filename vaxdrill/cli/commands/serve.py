@@ -159,6 +159,9 @@ def serve(
     otp_limit: Annotated[int, typer.Option(min=1, help="OTPs per mobile per --otp-window, then 429.")] = 5,
     otp_window: Annotated[float, typer.Option(min=1, help="OTP rate-limit window in seconds.")] = 900.0,
     seed: Annotated[int, typer.Option(min=0, help="Root seed of fault draws.")] = 0,
+    idempotency_lease: Annotated[
+        float, typer.Option(min=0.1, help="Seconds an Idempotency-Key whose request died stays claimed (409).")
+    ] = 30.0,
     reset: Annotated[bool, typer.Option(help="Drop every table first (a fresh drill).")] = False,
     access_log: Annotated[bool, typer.Option(help="Log each request (paths only; no bodies).")] = False,
     loop: Annotated[
@@ -205,6 +208,7 @@ def serve(
         otp_limit=otp_limit,
         otp_window=otp_window,
         seed=seed,
+        idempotency_lease=idempotency_lease,
     )
     from regserver.app import prepare
 

@@ -16,22 +16,22 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from vaxdrill.cli.paths import ScenarioArg
+from vaxdrill.cli.tables import fit_or_stack
 from vaxdrill.core.errors import SimulationError
 from vaxdrill.core.results import RunFolder, write_json
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.cost import check_budget
 
-# Wide enough for the table when written to a file or a CI log (a terminal keeps its own width).
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# A terminal keeps its own width; a pipe or a CI log gets COLUMNS or 80, and the table stacks if wider.
+out = Console(soft_wrap=True)
 
 
 def _stat(node: dict[str, Any] | None, share: bool = False) -> str:
     from simulation.experiment import format_interval
 
-    return format_interval(node, share)
+    return format_interval(node, share, floor=0.0)  # every column is a count or a time
 
 
 def simulate(
@@ -89,7 +89,6 @@ def simulate(
     write_report(run.path, scenario, doc)
     run.finish(replications=n, policies=names, workers=workers, argv_text=shlex.join(sys.argv))
 
-    table = Table(title=f"{scenario.name}: means and 95% intervals over {n} replication(s)")
     cols = [("vaccinated", "vaccinated")] + [(f"vaccinated_by.{c}", f"by {c}") for c in doc["checkpoints"]]
     cols += [
         ("wait_minutes.mean", "wait min"),
@@ -97,18 +96,17 @@ def simulate(
         ("doses_wasted", "wasted"),
         ("backlog_at_close", "backlog at close"),
     ]
-    table.add_column("policy")
-    for _, label in cols:
-        table.add_column(label, justify="right")
+    rows = []
     for name, node in doc["policies"].items():
-        cells = []
+        cells = [name]
         for key, _ in cols:
             cur: Any = node
             for part in key.split("."):
                 cur = cur.get(part) if isinstance(cur, dict) else None
             cells.append(_stat(cur))
-        table.add_row(name, *cells)
-    out.print(table)
+        rows.append(cells)
+    title = f"{scenario.name}: means and 95% intervals over {n} replication(s)"
+    out.print(fit_or_stack(out, title, ["policy", *(label for _, label in cols)], rows))
     out.print(f"[bold]{doc['answer']}[/bold]", highlight=False)
     out.print(f"results: {run.path}/ (summary.json, report.html, CSVs, plots)", highlight=False)
 

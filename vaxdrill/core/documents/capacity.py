@@ -26,12 +26,14 @@ class LittleCheck(Part):
 class CapacityStep(Part):
     """One held arrival rate, warm-up left out."""
 
-    rate: float
-    throughput: float
-    concurrency: float
-    mean_ms: float | None
-    p95_ms: float | None
+    rate: float  # journeys/s offered
+    throughput: float  # journeys/s completed
+    concurrency: float  # journeys in flight
+    mean_ms: float | None  # mean journey time
+    p95_ms: float | None  # p95 of the requests
     error_rate: float
+    requests_per_s: float = 0.0  # requests/s answered, beside the journeys
+    hold_s: float = 0.0
     dropped: int
     late: int
     slo_passed: bool
@@ -50,6 +52,7 @@ class UslFit(Part):
     peak_n: float | None
     peak_x: float | None
     r2: float
+    peak_x_interval: list[float] | None = None  # 95% bootstrap interval of peak_x (journeys/s)
 
 
 class CapacityResult(Document):

@@ -134,6 +134,8 @@ class Vaccinators(Part):
     online_records: int
     paper_records: int
     synced_records: int
+    in_flight_waits: int = 0  # waits on 409 IDEMPOTENCY_IN_FLIGHT (Retry-After honoured)
+    refused_records: int = 0  # doses given whose record the server refused (kept in the ledger)
     outbox_depth_max: float
     sync_lag_p95_ms: float | None
     sync_lag_max_ms: float | None
