@@ -21,7 +21,8 @@ def test_docs_scenarios_md_is_generated_from_the_models_and_linked_from_readme()
     for section in ("## Site", "## Station", "## Connectivity", "## OutageWindow", "## OfflineAfter", "## Fault"):
         assert section + "\n" in page
     # Each field: type, default, unit and where the default comes from.
-    assert "| `booked` | int | `100` |  | MoHFW: 100 beneficiaries per session per day. | MoHFW |" in page
+    booked = "| `booked` | int | `100` |  | MoHFW: 100 beneficiaries per session per day (at most 10,000). | MoHFW |"
+    assert booked in page
     assert "| `opens` | clock time | `09:00` | clock time (`HH:MM`) |" in page
     assert "| `no_show` | share | `2%` | share (`5%` or `0.05`) | Hanly et al. 2022: 2% no-shows. | Hanly |" in page
     assert "](docs/scenarios.md)" in README
