@@ -65,7 +65,7 @@ load:
   open: {max_users: 20}
   steps: {start_rate: 4, step_rate: 4, max_rate: 8, step_duration: 2s, warmup: 0.5s, bisections: 0}
 faults:
-  - {kind: latency, at: 1h, duration: 1s, latency: 10ms, routes: ["/api/v2/*"]}
+  - {kind: latency, at: 1s, duration: 1s, latency: 10ms, routes: ["/api/v2/*"]}  # fits the 3 s load
 """
 SITES_CSV = "name,kind,booked,pincode\nSite A,urban,40,402201\nSite B,rural,30,402107\n"
 
