@@ -42,7 +42,10 @@ async def _crowd(base: str, clients: int, give_up: float) -> list[httpx.Response
 
     async def reader(client: httpx.AsyncClient) -> None:
         while len(shed) < 20 and time.monotonic() < end:
-            r = await client.get(FIND, params=params)
+            try:
+                r = await client.get(FIND, params=params)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                continue  # a kept-alive connection the server closed as it was reused: ask again
             if r.status_code == 503:
                 shed.append(r)
 
