@@ -18,6 +18,7 @@ from rich.table import Table
 from vaxdrill.cli.commands.loadtest import (
     AllowHost,
     HostOption,
+    LocustfileOption,
     allowed_hosts,
     announce,
     check_fault_plan,
@@ -66,10 +67,7 @@ def register(app: typer.Typer) -> None:
     def capacity(
         scenario_path: ScenarioArg,
         host: HostOption = None,
-        locustfile: Annotated[
-            Path | None,
-            typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
-        ] = None,
+        locustfile: LocustfileOption = None,
         out_dir: Annotated[Path | None, typer.Option("--out", help="Results folder.")] = None,
         server_arg: Annotated[
             list[str] | None, typer.Option(help="Extra option for the started server (repeatable).")

@@ -117,6 +117,10 @@ AllowHost = Annotated[
         help="Opt in to loading HOST, a host outside this machine (repeatable; or target.allow_hosts in the scenario).",
     ),
 ]
+LocustfileOption = Annotated[
+    Path | None,
+    typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
+]
 HostOption = Annotated[
     str | None,
     typer.Option(help="URL of the system to load (outside this machine: needs --allow-host); default: start one."),
@@ -213,10 +217,7 @@ def register(app: typer.Typer) -> None:
     def loadtest(
         scenario_path: ScenarioArg,
         host: HostOption = None,
-        locustfile: Annotated[
-            Path | None,
-            typer.Option("-f", "--locustfile", help="A plain Locust file to run instead of the built-in journeys."),
-        ] = None,
+        locustfile: LocustfileOption = None,
         duration: Annotated[str | None, typer.Option(help="Override load.duration, e.g. 30s.")] = None,
         workers: Annotated[int, typer.Option(min=0, max=64, help="Locust worker processes (0 = standalone).")] = 0,
         out_dir: Annotated[
