@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         serve,
         simulate,
         sweep,
+        ui,
         worker,
     )
 
@@ -39,3 +40,4 @@ def register(app: typer.Typer) -> None:
     sweep.register(app)
     sensitivity.register(app)
     optimise.register(app)
+    ui.register(app)
