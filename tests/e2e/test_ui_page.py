@@ -139,8 +139,10 @@ def test_what_if_page_in_chromium(scenario: Path, browser: Any, tmp_path: Path) 
         field = browser.find_element("name", "outage_length")
         field.clear()
         field.send_keys("2h")
+        browser.find_element("name", "link.0").send_keys("95%")  # in the sites table, outside the <form>
         browser.find_element("id", "run").click()
         wait_until(lambda: "outage_length=2h" in browser.current_url, 30, what="the what-if in the address")
+        assert "link.0=95%25" in browser.current_url and "sms=" not in browser.current_url  # empty: as written
         after = figures(browser)
         assert after.keys() == before.keys()
         # A two-hour outage from 10:00 holds the waiting policy back by 11:00.

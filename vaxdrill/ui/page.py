@@ -120,14 +120,15 @@ def charts(outcome: Outcome) -> list[Markup]:
 
 def result_view(what_if: Outcome, written: Outcome) -> ResultView:
     doc: dict[str, Any] = what_if.doc
-    labels = dict(LABELS)
-    labels.update({f"vaccinated_by.{c}": f"vaccinated by {c}" for c in doc["checkpoints"]})
+    found = changes(what_if, written)
+    labels = {**LABELS, **{f"vaccinated_by.{c}": f"vaccinated by {c}" for c in doc["checkpoints"]}}
+    order = dict.fromkeys(c.metric for c in found)  # the columns in the order the changes come
     return ResultView(
         answer=str(doc["answer"]),
         replications=int(doc["replications"]),
         seed=int(doc["seed"]),
         charts=charts(what_if),
         policies=policy_table(doc),
-        changes=changes(what_if, written),
-        labels=labels,
+        changes=found,
+        labels={m: labels[m] for m in order},
     )
