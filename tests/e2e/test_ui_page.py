@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -198,3 +199,17 @@ def test_what_if_page_in_chromium(scenario: Path, browser: Any, tmp_path: Path) 
         assert message == "what-if staff.vaccination: expected a whole number, found 'none'"
     finally:
         fresh.stop()
+
+
+def test_the_command_refuses_a_taken_port_and_a_missing_scenario_in_one_line(scenario: Path) -> None:
+    from vaxdrill.core.errors import ExitCode, RunError, ScenarioError
+
+    _register_commands()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(app, ["ui", str(scenario), "--port", str(port)])
+    assert isinstance(res.exception, RunError) and res.exception.exit_code == ExitCode.COULD_NOT_RUN
+    assert str(res.exception).startswith(f"--port {port}: cannot listen on 127.0.0.1:{port} (")
+    res = CliRunner().invoke(app, ["ui", "no-such-scenario"])
+    assert isinstance(res.exception, ScenarioError) and "no such file, nor a shipped scenario" in str(res.exception)

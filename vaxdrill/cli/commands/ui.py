@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from vaxdrill.cli.paths import SCENARIO_HELP
-from vaxdrill.core.errors import VaxdrillError
+from vaxdrill.core.errors import RunError
 
 out = Console(stderr=True, soft_wrap=True)
 
@@ -43,7 +43,7 @@ def ui(
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise VaxdrillError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
+        raise RunError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
     bound = sock.getsockname()
     out.print(f"what-if page: http://{bound[0]}:{bound[1]}/  (Ctrl-C to stop)", highlight=False)
     config = uvicorn.Config(create_app(name, workers), log_level="warning", access_log=False)
