@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from vaxdrill.core.errors import VaxdrillError
 from vaxdrill.core.scenario.dump import scenario_yaml
+from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.shipped import shipped_scenarios
 from vaxdrill.report.html import TEMPLATES as REPORT_TEMPLATES
 from vaxdrill.report.html import stylesheet
@@ -52,9 +53,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _policy_rows(outcome_scenario: Any) -> list[tuple[str, str]]:
+def _policy_rows(scenario: Scenario) -> list[tuple[str, str]]:
+    """The scenario's policies in words, for the page's "as written" table."""
     rows = []
-    for name, p in outcome_scenario.policies.items():
+    for name, p in scenario.policies.items():
         fields = p.model_dump(mode="json", exclude={"description", "rule"})
         detail = ", ".join(f"{k} {v}" for k, v in fields.items())
         rows.append(

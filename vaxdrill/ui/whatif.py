@@ -83,7 +83,9 @@ class WhatIf:
         """Read the page's query string; unknown keys are an error, empty ones are left out."""
         unknown = [k for k in query if k != "scenario" and kind_of(k) is None]
         if unknown:
-            raise ParameterError(f"{OPTION} {unknown[0]}: not a control of this page (known: {', '.join(_FIXED)})")
+            raise ParameterError(
+                f"{OPTION} {unknown[0]}: not a control of this page (known: {', '.join(_FIXED)}, link.<i>)"
+            )
         values = tuple(sorted((k, v.strip()) for k, v in query.items() if k != "scenario" and v.strip()))
         return cls(query.get("scenario", "").strip() or default_scenario, values)
 
@@ -112,6 +114,9 @@ def _parsed(key: str, text: str) -> Any:
 def apply(written: Scenario, what: WhatIf) -> Scenario:
     """The scenario with the what-if's changes, validated."""
     parsed = {key: _parsed(key, text) for key, text in what.values}
+    for key in parsed:
+        if key.startswith("link.") and int(key[5:]) >= len(written.sites):
+            raise ParameterError(f"{OPTION} {key}: the scenario has {len(written.sites)} site(s), no site {key[5:]}")
     paths: dict[str, Any] = {}
     for key in ("seed", "replications"):
         if key in parsed:
@@ -133,9 +138,6 @@ def apply(written: Scenario, what: WhatIf) -> Scenario:
             data["sites"][i]["connectivity"] = _link(site, parsed[f"link.{i}"])
     if "rule" in parsed or "rule_time" in parsed:
         data["policies"][WHAT_IF] = _policy(str(parsed.get("rule", "")), what.get("rule_time"))
-    for key in parsed:
-        if key.startswith("link.") and int(key[5:]) >= len(scenario.sites):
-            raise ParameterError(f"{OPTION} {key}: the scenario has {len(scenario.sites)} site(s), no site {key[5:]}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
