@@ -59,6 +59,8 @@ def test_run_streams_progress_then_results_and_keeps_the_run(write_yaml) -> None
     assert 'data-metric="vaccinated_by.10:00" data-policy="wait"' in html
     assert 'data-metric="change.vaccinated_by.10:00" data-policy="paper"' in html
     assert 'data-shade="server down 09:15-10:15"' in html
+    as_written = _lines(client, "seed=4")  # nothing changed: one run of two replications
+    assert as_written[:-1] == [{"done": k, "total": 2} for k in range(3)] and "html" in as_written[-1]
     again = _lines(client, "outage_length=1h")
     assert again[0] == {"done": 0, "total": 1} and again[-1] == lines[-1]  # kept: nothing simulated again
 

@@ -117,7 +117,8 @@ def create_app(scenario: str | None = None, workers: int = 1) -> FastAPI:
             return
         base = what.without_changes()
         n = scenario.replications
-        total = n * (int(runs.kept(what) is None) + int(runs.kept(base) is None)) or 1
+        # The scenario as written is the what-if itself when nothing changed: one run, not two.
+        total = n * sum(runs.kept(w) is None for w in {what, base}) or 1
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         done = 0
 
