@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation import availability as av
+from simulation.flow import FlowSiteModel
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
 from simulation.plan import SitePlan, draw_site
 from simulation.policies import switches
@@ -79,7 +80,8 @@ def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: di
     for site, plan, tl in zip(scenario.sites, day.plans, day.timelines, strict=True):
         policy = policies[site.policy] if site.policy else policies[policy_name]
         rules = switches(policy, tl, site.opens)
-        model = SiteModel(site, plan, tl, scenario.server, policy, rules, day.load).run()
+        kind = FlowSiteModel if site.flow else SiteModel
+        model = kind(site, plan, tl, scenario.server, policy, rules, day.load).run()
         per_site.append(site_metrics(model, scenario.checkpoints))
         totals.add(model)
         model.dispose()

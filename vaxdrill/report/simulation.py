@@ -31,6 +31,7 @@ MAIN = (
     ("overtime_minutes", "overtime (min)"),
 )
 SITE_LIMIT = 60
+STATION_ORDER = ("entry", "verification", "vaccination", "recording")
 CAPTIONS = {
     "cumulative_vaccinated.png": "Cumulative vaccinated per policy, outages shaded",
     "waiting_times.png": "Waiting times per policy",
@@ -96,6 +97,30 @@ def _site_table(summary: dict[str, Any], scenario: Scenario) -> MetricTable | No
     return metric_table(["policy", "site"], keys, rows, share=())
 
 
+def station_node(policy: dict[str, Any], station: str) -> dict[str, Any]:
+    """One station's figures from a policy's summary node: ``wait`` (minutes), ``queue``, ``utilisation``."""
+    return {
+        "wait": policy.get("wait_minutes", {}).get(station, {}),
+        "queue": policy.get("queue_length_by", {}).get(station),
+        "utilisation": policy.get("utilisation", {}).get(station),
+    }
+
+
+def station_table(summary: dict[str, Any]) -> MetricTable | None:
+    """Per policy and station (any flow): wait, queue length and staff utilisation, over the day."""
+    rows = []
+    for name, node in summary.get("policies", {}).items():
+        stations = [k for k in node.get("queue_length_by", {})]
+        order = [s for s in STATION_ORDER if s in stations] + [s for s in stations if s not in STATION_ORDER]
+        for st in order:
+            rows.append(([name, st], {"data-policy": name, "data-station": st}, station_node(node, st)))
+    if not rows:
+        return None
+    keys = [("wait.mean", "wait, mean (min)"), ("wait.p90", "wait, p90 (min)"), ("queue", "queue length")]
+    keys.append(("utilisation", "utilisation"))
+    return metric_table(["policy", "station"], keys, rows, share=("utilisation",))
+
+
 def _policy_texts(scenario: Scenario, summary: dict[str, Any]) -> list[tuple[str, str]]:
     items = []
     for name in summary["policies"]:
@@ -137,5 +162,6 @@ def write_report(folder: Path, scenario: Scenario, summary: dict[str, Any]) -> P
         timeout=format_duration(scenario.server.timeout),
         policy_texts=_policy_texts(scenario, summary),
         sites=_site_table(summary, scenario),
+        stations=station_table(summary),
         schema=summary["schema"],
     )
