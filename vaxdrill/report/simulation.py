@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulation.acrosssites import PLOT as SITE_PLOT
+from simulation.acrosssites import read_across_sites
 from simulation.outputs import PLOTS
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock, format_duration
@@ -121,6 +123,28 @@ def station_table(summary: dict[str, Any]) -> MetricTable | None:
     return metric_table(["policy", "station"], keys, rows, share=("utilisation",))
 
 
+ACROSS: tuple[tuple[str, str], ...] = (
+    ("site_mean", "mean over sites"),
+    ("p10", "10th percentile"),
+    ("worst_tenth", "worst tenth"),
+    ("lowest", "lowest site"),
+    ("highest", "highest site"),
+)
+
+
+def across_table(folder: Path) -> MetricTable | None:
+    """Attainment across sites per policy: the mean beside the worst tenth (from ``across_sites.csv``)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for row in read_across_sites(folder):
+        if row["metric"] == "attainment":
+            stat = {"mean": float(row["mean"]), "ci95": [float(row["lo"]), float(row["hi"])]}
+            nodes.setdefault(row["policy"], {})[row["statistic"]] = stat
+    if not nodes:
+        return None
+    rows = [([name], {"data-policy": name, "data-across": "attainment"}, node) for name, node in nodes.items()]
+    return metric_table(["policy"], list(ACROSS), rows, share=tuple(k for k, _ in ACROSS))
+
+
 def _policy_texts(scenario: Scenario, summary: dict[str, Any]) -> list[tuple[str, str]]:
     items = []
     for name in summary["policies"]:
@@ -163,5 +187,7 @@ def write_report(folder: Path, scenario: Scenario, summary: dict[str, Any]) -> P
         policy_texts=_policy_texts(scenario, summary),
         sites=_site_table(summary, scenario),
         stations=station_table(summary),
+        across=across_table(folder),
+        across_figure=figure(folder / SITE_PLOT, "Attainment across sites, all replications pooled"),
         schema=summary["schema"],
     )

@@ -161,6 +161,11 @@ class Site(Strict):
     policy: str | None = Field(
         None, description="Pin this site to one policy in every run (e.g. a site with no link at all)."
     )
+    per_site: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fields that differ between sites: `path: distribution`, drawn once per site and replication "
+        "(e.g. `stations.vaccination.service.mean: lognormal(1min, 30s)`); see vaxdrill.core.scenario.spread.",
+    )
 
     @model_validator(mode="after")
     def _hours(self) -> Site:
