@@ -11,6 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
     from vaxdrill.cli.commands import (
+        calibrate,
         capacity,
         compare,
         drill,
@@ -39,3 +40,4 @@ def register(app: typer.Typer) -> None:
     sweep.register(app)
     sensitivity.register(app)
     optimise.register(app)
+    calibrate.register(app)

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from vaxdrill.core.errors import ParameterError
+from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.core.scenario.fieldpath import (
     NUMERIC,
     Kind,
@@ -109,8 +110,24 @@ def _put(data: Any, parts: Sequence[Part], value: Any, shown: str, option: str) 
             if not isinstance(part, str):
                 raise ParameterError(f"{option} {shown}: {show_path(parts[: i + 1])} is not set in this scenario")
             nxt = node[part] = {}
+        elif isinstance(nxt, str) and isinstance(parts[i + 1], str) and parts[i + 1] in Distribution.model_fields:
+            nxt = node[part] = _mapping(Distribution.model_validate(nxt))  # one number of a distribution
         node = nxt
     node[parts[-1]] = value
+
+
+def _mapping(dist: Distribution) -> dict[str, Any]:
+    """A distribution in its mapping form (``{kind, shift, mean}``), so one of its numbers can be set."""
+    out: dict[str, Any] = {}
+    for name, value in dict(dist).items():
+        if value is None:
+            continue
+        if isinstance(value, float):
+            value = f"{value:.6f}s"
+        elif isinstance(value, tuple):
+            value = [f"{v:.6f}s" for v in value]
+        out[name] = value
+    return out
 
 
 def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--param") -> Scenario:
