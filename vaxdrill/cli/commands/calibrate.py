@@ -36,6 +36,7 @@ def calibrate(
     from simulation.calibrate import read_observed, write_plot
     from simulation.explore.space import parse_parameter
     from simulation.explore.sweep import known_policies
+    from vaxdrill.core.documents import CalibrateSummary
 
     scenario = scenario_with_sites(scenario_path)
     params = [parse_parameter(scenario, spec, "--fit", ranged=True) for spec in fit]
@@ -54,7 +55,7 @@ def calibrate(
     with progress("trials", trials) as done:
         doc = run_calibration(scenario, data, params, name, trials, n, root, bootstrap, lambda _t: done())
     write_plot(run.path / "calibration.png", doc)
-    doc = {k: v for k, v in doc.items() if not k.startswith("_")}
+    doc = CalibrateSummary.model_validate({k: v for k, v in doc.items() if not k.startswith("_")}).to_json()
     write_json(run.path / "summary.json", doc)
     run.finish(trials=trials, argv_text=shlex.join(sys.argv))
     rows = [[path, f["shown"], f"{f['shown_ci95'][0]} .. {f['shown_ci95'][1]}"] for path, f in doc["fitted"].items()]
