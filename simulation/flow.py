@@ -27,9 +27,13 @@ from typing import Any
 
 import simpy
 
+from simulation.availability import HORIZON
 from simulation.site import Proc, SiteModel
 from simulation.staff import StationState
 from vaxdrill.core.scenario.flow import FlowStation, vaccinating
+
+STAFFED, SELF, BATCH = 0, 1, 2
+"""Kinds of station: a FIFO queue for staff, a self-service delay, group sessions."""
 
 
 class GroupSession:
@@ -102,13 +106,14 @@ class FlowSiteModel(SiteModel):
                 acc += share
                 cum.append((acc, names.index(target)))
             self.routes.append(cum)
+        self.kinds = [SELF if f.staff == 0 else BATCH if f.batch > 1 else STAFFED for f in flow]
+        self.skips = [f.probability < 1.0 for f in flow]
         self.groups = {k: GroupSession(env, self.order[k], f.batch) for k, f in enumerate(flow) if f.batch > 1}
 
-    def _next(self, k: int, i: int, visited: bool) -> int:
-        """The station after ``k`` for beneficiary ``i`` (``len(flow)``: leaves the site)."""
+    def _next(self, k: int, i: int) -> int:
+        """The station after routing station ``k`` for beneficiary ``i`` (``len(flow)``: leaves the site)."""
         cum = self.routes[k]
-        if cum is None or not visited:
-            return k + 1
+        assert cum is not None
         u = self.route_u[k][i]
         for edge, target in cum:
             if u < edge:
@@ -130,25 +135,35 @@ class FlowSiteModel(SiteModel):
             yield env.timeout(self.opens - arrived)
         deadline = arrived + self.patience
         paper: bool | None = False
-        flow, order, v = self.flow, self.order, self.v
+        flow, order, v, kinds, skips, routes = self.flow, self.order, self.v, self.kinds, self.skips, self.routes
         n = len(flow)
         k = 0
         before = True  # not yet vaccinated: in the waiting area
         while k < n:
-            f, st = flow[k], order[k]
-            if f.probability < 1.0 and self.visit_u[k][i] >= f.probability:
-                k = self._next(k, i, False)
+            f, st, kind = flow[k], order[k], kinds[k]
+            if skips[k] and self.visit_u[k][i] >= f.probability:
+                k += 1  # skipped: on to the next station in the list
                 continue
             if before and self.closed and self.send_home:
                 self.waiting -= 1
                 self._leave("sent_home")
                 return
-            if f.staff == 0:  # self-service: a delay, nobody queues
+            if kind == SELF:  # self-service: a delay, nobody queues
                 st.waits.append(0.0)
                 d = st.service[i]
                 st.busy += d
+                if not before and k == n - 1:
+                    # The last station after the dose: nothing waits on this beneficiary's leaving,
+                    # so no event for it (as the team's unlimited observation room).
+                    if paper:
+                        self.backlog.add(i)
+                    end = env.now + d
+                    if end < HORIZON:
+                        self.inside -= 1
+                        self.last_exit = max(self.last_exit, end)
+                    return
                 yield env.timeout(d)
-            elif f.batch > 1:
+            elif kind == BATCH:
                 yield self.groups[k].join(i)
             else:
                 if st.res.acquire():
@@ -184,7 +199,7 @@ class FlowSiteModel(SiteModel):
                     self.present -= 1
                     self.vacc_times.append(env.now)
                     self.to_vaccination.append(start - arrived)
-            k = self._next(k, i, True)
+            k = k + 1 if routes[k] is None else self._next(k, i)
         if before:  # routed out of the site without reaching the vaccinator
             self.waiting -= 1
             self._leave("left_unvaccinated")
