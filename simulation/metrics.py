@@ -8,7 +8,7 @@ Times are reported in minutes, clock times as ``HH:MM`` keys.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,15 @@ from vaxdrill.core.stats import quantile
 
 Metrics = dict[str, float]
 STATIONS = ("entry", "verification", "vaccination", "recording")
+"""The MoHFW team's staffed stations; a site with a ``flow`` reports its own stations' names."""
+
+
+def station_names(present: Iterable[str]) -> list[str]:
+    """Station names in report order: the MoHFW team's first, then flow stations as first met."""
+    seen = list(dict.fromkeys(present))
+    return [n for n in STATIONS if n in seen] + [n for n in seen if n not in STATIONS]
+
+
 GRID_STEP = 300.0
 GRID = np.arange(0.0, HORIZON + GRID_STEP, GRID_STEP)
 """Time series are sampled every 5 minutes from midnight to midnight."""
@@ -68,13 +77,11 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
     end = session_end(m)
     span = max(end - m.opens, 1.0)
     queue_area = 0.0
-    for name in STATIONS:
-        st = m.stations.get(name)
-        if st is None:
-            continue
+    for name, st in m.stations.items():
         wait_stats(f"wait_minutes.{name}", st.waits, out)
         out[f"queue_length_by.{name}"] = st.area / span
-        out[f"utilisation.{name}"] = st.busy / (st.staff * span)
+        if st.staff:  # a self-service station has no staff to keep busy
+            out[f"utilisation.{name}"] = st.busy / (st.staff * span)
         out[f"blocked_minutes.{name}"] = st.blocked_time / 60.0
         queue_area += st.area
     out["queue_length"] = queue_area / span
@@ -114,8 +121,6 @@ SUMMED = {
     "backlog_at_midnight",
     "reconciliation",
 }
-
-
 
 
 class DayTotals:
@@ -178,13 +183,12 @@ class DayTotals:
         _np_wait_stats("wait_minutes", np.asarray(self.to_vaccination, dtype=float), out)
         span = max(self.end - self.start, 1.0) if per_site else 1.0
         queue_area = 0.0
-        for name in STATIONS:
-            if name not in self.area:
-                continue
+        for name in station_names(self.area):
             _np_wait_stats(f"wait_minutes.{name}", np.asarray(self.station_waits[name], dtype=float), out)
             queue_area += self.area[name]
             out[f"queue_length_by.{name}"] = self.area[name] / span
-            out[f"utilisation.{name}"] = self.busy[name] / self.capacity[name]
+            if self.capacity[name]:
+                out[f"utilisation.{name}"] = self.busy[name] / self.capacity[name]
         out["queue_length"] = queue_area / span
         overtime = [s["overtime_minutes"] for s in per_site]
         out["overtime_minutes"] = max(overtime, default=0.0)

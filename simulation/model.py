@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation import availability as av
+from simulation.flow import FlowSiteModel
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
+from simulation.persite import draw_sites
 from simulation.plan import SitePlan, draw_site
 from simulation.policies import switches
 from simulation.serverload import ServerLoad, server_load
@@ -22,6 +24,7 @@ from simulation.site import SiteModel
 from simulation.streams import streams
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.policies import Policy, Wait
+from vaxdrill.core.scenario.sites import Site
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Day:
     timelines: list[av.Timeline]
     plans: list[SitePlan]
     load: ServerLoad | None = None  # a measured server profile at the day's offered load
+    sites: list[Site] | None = None  # the replication's sites when some differ (``per_site``)
+    drawn: list[dict[str, float]] = field(default_factory=list)  # each site's drawn ``per_site`` values
 
 
 def realise(scenario: Scenario, root: int, replication: int) -> Day:
@@ -63,24 +68,37 @@ def realise(scenario: Scenario, root: int, replication: int) -> Day:
     load = server_load(server)
     timelines: list[av.Timeline] = []
     plans: list[SitePlan] = []
-    for site in scenario.sites:
+    sites, drawn = draw_sites(scenario, root, replication)
+    for site in sites:
         link = av.scripted(site.connectivity.outages)
         if site.connectivity.failures is not None:
             link += av.alternating(site.connectivity.failures, rngs["connectivity"], site.opens)
         timelines.append(central if not link else av.Timeline(central_iv + link))
         plans.append(draw_site(site, scenario.sms, central, server.latency, rngs, profiled=load is not None))
-    return Day(central=central, timelines=timelines, plans=plans, load=load)
+    differ = any(drawn)
+    return Day(
+        central=central,
+        timelines=timelines,
+        plans=plans,
+        load=load,
+        sites=sites if differ else None,
+        drawn=drawn if differ else [],
+    )
 
 
 def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: dict[str, Policy]) -> PolicyDay:
     """Simulate every site of ``day`` under one policy (sites pinned to a policy keep theirs)."""
     totals = DayTotals()
     per_site: list[Metrics] = []
-    for site, plan, tl in zip(scenario.sites, day.plans, day.timelines, strict=True):
+    sites = day.sites or scenario.sites
+    for k, (site, plan, tl) in enumerate(zip(sites, day.plans, day.timelines, strict=True)):
         policy = policies[site.policy] if site.policy else policies[policy_name]
         rules = switches(policy, tl, site.opens)
-        model = SiteModel(site, plan, tl, scenario.server, policy, rules, day.load).run()
+        kind = FlowSiteModel if site.flow else SiteModel
+        model = kind(site, plan, tl, scenario.server, policy, rules, day.load).run()
         per_site.append(site_metrics(model, scenario.checkpoints))
+        if day.drawn:
+            per_site[-1].update({f"drawn.{path}": v for path, v in day.drawn[k].items()})
         totals.add(model)
         model.dispose()
     return PolicyDay(

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from simulation.experiment import ci95
-from simulation.metrics import GRID, STATIONS, WAIT_BINS
+from simulation.metrics import GRID, WAIT_BINS, station_names
 from simulation.model import ReplicationResult
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock
@@ -180,7 +180,8 @@ def write_plots(folder: Path, scenario: Scenario, results: Sequence[ReplicationR
     written.append(_save(fig, folder / PLOTS[2]))
 
     fig, ax = plt.subplots(figsize=(9, 4))
-    stations = [s for s in STATIONS if f"utilisation.{s}" in results[0].policies[policies[0]].total]
+    total = results[0].policies[policies[0]].total
+    stations = [s for s in station_names(k.split(".", 1)[1] for k in total if k.startswith("utilisation."))]
     width = 0.8 / max(len(policies), 1)
     x = np.arange(len(stations))
     for k, pol in enumerate(policies):

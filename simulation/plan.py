@@ -9,7 +9,7 @@ into Python lists, which the event loop indexes faster than numpy arrays.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Sms
 
+FIXED = ("entry", "verification", "vaccination", "recording")
+"""The staffed stations of the MoHFW team, in order (observation is drawn on its own)."""
 RETRY_DRAWS = 64
 """Latencies drawn per site for retried attempts (used round-robin)."""
 
@@ -41,6 +43,8 @@ class StationDraws:
     service: list[float]
     paper_service: list[float]
     latency: list[float]
+    visit: list[float] = field(default_factory=list)  # flow stations: uniform deciding a visit
+    route: list[float] = field(default_factory=list)  # flow stations: uniform choosing where next
 
 
 @dataclass(slots=True)
@@ -105,8 +109,8 @@ def draw_site(
     s = rngs["service"]
     lat = rngs["latency"]
     stations: dict[str, StationDraws] = {}
-    for name in ("entry", "verification", "vaccination", "recording"):
-        station = getattr(site.stations, name)
+    specs = [(f.name, f) for f in site.flow] if site.flow else [(k, getattr(site.stations, k)) for k in FIXED]
+    for name, station in specs:
         if station is None:
             continue
         paper = station.paper_service or station.service
@@ -115,6 +119,12 @@ def draw_site(
             paper_service=_draw(paper, s, n) if station.needs_system else [],
             latency=_latency(latency, lat, n, profiled) if station.needs_system else [],
         )
+    if site.flow:
+        route = rngs["routing"]
+        for f in site.flow:
+            draws = stations[f.name]
+            draws.visit = route.random(n).tolist() if f.probability < 1.0 else []
+            draws.route = route.random(n).tolist() if f.next else []
     observation = _draw(site.stations.observation.duration, rngs["observation"], n)
     b = rngs["back_entry"]
     paper = site.paper

@@ -68,15 +68,7 @@ class SiteModel:
         self.capacity = site.waiting_capacity
         self.can_switch = not isinstance(policy, Wait)
         self.queue_rule = policy if isinstance(policy, OfflineWhenQueue) else None
-        st = site.stations
-        self.stations: dict[str, StationState] = {
-            name: StationState(env, name, getattr(st, name), plan.stations[name]) for name in plan.stations
-        }
-        self.pre = [self.stations[n] for n in ("entry", "verification") if n in self.stations]
-        self.vac = self.stations["vaccination"]
-        self.rec = self.stations.get("recording")
-        self.seats = Staff(env, st.observation.seats) if st.observation.seats else None
-        self.obs = plan.observation
+        self._build_stations()
         # Mode and signals.
         self.mode = Mode(env)
         self.system = SystemLink(env, server, timeline, plan, load)
@@ -105,6 +97,18 @@ class SiteModel:
         after_close = site.paper.back_entry_when == "after_close"
         self.backlog = Backlog(env, self.mode, timeline, plan, self.closes, after_close)
         self.failed_attempts: list[float] = []  # start times of attempts the system did not answer
+
+    def _build_stations(self) -> None:
+        """The MoHFW team's stations (a site with a ``flow`` builds its own: :mod:`simulation.flow`)."""
+        env, plan, st = self.env, self.plan, self.site.stations
+        self.stations: dict[str, StationState] = {
+            name: StationState(env, name, getattr(st, name), plan.stations[name]) for name in plan.stations
+        }
+        self.pre = [self.stations[n] for n in ("entry", "verification") if n in self.stations]
+        self.vac = self.stations["vaccination"]
+        self.rec = self.stations.get("recording")
+        self.seats = Staff(env, st.observation.seats) if st.observation.seats else None
+        self.obs = plan.observation
 
     # -- the day ---------------------------------------------------------------------------
     def run(self) -> SiteModel:

@@ -21,6 +21,7 @@ from typing import Any
 
 import simpy
 
+from vaxdrill.core.scenario.flow import FlowStation
 from vaxdrill.core.scenario.sites import Station
 
 
@@ -83,7 +84,7 @@ class StationState:
         "waits",
     )
 
-    def __init__(self, env: simpy.Environment, name: str, station: Station, draws: Any) -> None:
+    def __init__(self, env: simpy.Environment, name: str, station: Station | FlowStation, draws: Any) -> None:
         self.name = name
         self.staff = station.staff
         self.res = Staff(env, station.staff)

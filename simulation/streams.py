@@ -25,6 +25,8 @@ SOURCES = (
     "back_entry",  # time to enter a paper record later, and whether it needs reconciliation
     "server_failures",  # the central server's stochastic up/down process
     "connectivity",  # each site's own link failures
+    "routing",  # flow stations: whether a beneficiary visits a station, and where they go next
+    "per_site",  # parameters that differ between sites, drawn once per site and replication
 )
 
 

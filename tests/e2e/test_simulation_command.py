@@ -62,7 +62,8 @@ def test_outputs_and_determinism_across_runs_and_workers(write_yaml, tmp_path: P
     folder = runs["a"]
     for name in ("run.json", "replications.csv", "sites.csv", "series.csv", "report.html"):
         assert (folder / name).stat().st_size > 0, name
-    for name in ("cumulative_vaccinated.png", "waiting_times.png", "backlog.png", "utilisation.png"):
+    plots = ("cumulative_vaccinated.png", "waiting_times.png", "backlog.png", "utilisation.png")
+    for name in (*plots, "site_attainment.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     with (folder / "replications.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -71,7 +72,7 @@ def test_outputs_and_determinism_across_runs_and_workers(write_yaml, tmp_path: P
         assert len(list(csv.DictReader(handle))) == 3 * 2 * 2
     page = (folder / "report.html").read_text()
     assert page.index(doc["answer"].split(" [")[0]) < page.index("<h1>")  # the answer comes first
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/png;base64,") == 5  # four plots, and attainment across the two sites
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "wait" in result.stdout and "paper_after_20" in result.stdout
 

@@ -116,7 +116,9 @@ def test_the_figures_in_the_page_are_the_summarys(tmp_path: Path, raigad: Scenar
     folder = tmp_path / "run"
     folder.mkdir()
     page = _parse(simulation.write_report(folder, raigad, GOLDEN))
-    policy_figures = [f for f in page.figures if "data-site" not in f and "data-policy" in f]
+    policy_figures = [f for f in page.figures if not {"data-site", "data-station"} & set(f) and "data-policy" in f]
+    station_figures = [f for f in page.figures if "data-station" in f]
+    assert len(station_figures) == len(GOLDEN["policies"]) * 4 * 4  # 4 stations, 4 figures each
     assert len(policy_figures) == len(GOLDEN["policies"]) * (len(simulation.MAIN) + len(GOLDEN["checkpoints"]))
     for fig in page.figures:
         node = (
@@ -126,12 +128,15 @@ def test_the_figures_in_the_page_are_the_summarys(tmp_path: Path, raigad: Scenar
         )
         if "data-site" in fig:
             node = node["sites"][fig["data-site"]]
+        if "data-station" in fig:
+            node = simulation.station_node(node, fig["data-station"])
         stat = lookup(node, fig["data-metric"])
         if stat is None:
             assert fig["text"] == "-" and "data-value" not in fig
             continue
         assert float(fig["data-value"]) == stat["mean"]
         share = fig["data-metric"] == "attainment" and "data-site" not in fig
+        share = share or ("data-station" in fig and fig["data-metric"] == "utilisation")
         floor = None if "data-pair" in fig else 0.0  # counts never below 0; differences may be
         assert " ".join(fig["text"].split()) == format_interval(stat, share, floor)
     by_1330 = {f["data-policy"]: float(f["data-value"]) for f in policy_figures

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulation.acrosssites import PLOT as SITE_PLOT
+from simulation.acrosssites import read_across_sites
 from simulation.outputs import PLOTS
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock, format_duration
@@ -31,6 +33,7 @@ MAIN = (
     ("overtime_minutes", "overtime (min)"),
 )
 SITE_LIMIT = 60
+STATION_ORDER = ("entry", "verification", "vaccination", "recording")
 CAPTIONS = {
     "cumulative_vaccinated.png": "Cumulative vaccinated per policy, outages shaded",
     "waiting_times.png": "Waiting times per policy",
@@ -96,6 +99,52 @@ def _site_table(summary: dict[str, Any], scenario: Scenario) -> MetricTable | No
     return metric_table(["policy", "site"], keys, rows, share=())
 
 
+def station_node(policy: dict[str, Any], station: str) -> dict[str, Any]:
+    """One station's figures from a policy's summary node: ``wait`` (minutes), ``queue``, ``utilisation``."""
+    return {
+        "wait": policy.get("wait_minutes", {}).get(station, {}),
+        "queue": policy.get("queue_length_by", {}).get(station),
+        "utilisation": policy.get("utilisation", {}).get(station),
+    }
+
+
+def station_table(summary: dict[str, Any]) -> MetricTable | None:
+    """Per policy and station (any flow): wait, queue length and staff utilisation, over the day."""
+    rows = []
+    for name, node in summary.get("policies", {}).items():
+        stations = [k for k in node.get("queue_length_by", {})]
+        order = [s for s in STATION_ORDER if s in stations] + [s for s in stations if s not in STATION_ORDER]
+        for st in order:
+            rows.append(([name, st], {"data-policy": name, "data-station": st}, station_node(node, st)))
+    if not rows:
+        return None
+    keys = [("wait.mean", "wait, mean (min)"), ("wait.p90", "wait, p90 (min)"), ("queue", "queue length")]
+    keys.append(("utilisation", "utilisation"))
+    return metric_table(["policy", "station"], keys, rows, share=("utilisation",))
+
+
+ACROSS: tuple[tuple[str, str], ...] = (
+    ("site_mean", "mean over sites"),
+    ("p10", "10th percentile"),
+    ("worst_tenth", "worst tenth"),
+    ("lowest", "lowest site"),
+    ("highest", "highest site"),
+)
+
+
+def across_table(folder: Path) -> MetricTable | None:
+    """Attainment across sites per policy: the mean beside the worst tenth (from ``across_sites.csv``)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for row in read_across_sites(folder):
+        if row["metric"] == "attainment":
+            stat = {"mean": float(row["mean"]), "ci95": [float(row["lo"]), float(row["hi"])]}
+            nodes.setdefault(row["policy"], {})[row["statistic"]] = stat
+    if not nodes:
+        return None
+    rows = [([name], {"data-policy": name, "data-across": "attainment"}, node) for name, node in nodes.items()]
+    return metric_table(["policy"], list(ACROSS), rows, share=tuple(k for k, _ in ACROSS))
+
+
 def _policy_texts(scenario: Scenario, summary: dict[str, Any]) -> list[tuple[str, str]]:
     items = []
     for name in summary["policies"]:
@@ -137,5 +186,8 @@ def write_report(folder: Path, scenario: Scenario, summary: dict[str, Any]) -> P
         timeout=format_duration(scenario.server.timeout),
         policy_texts=_policy_texts(scenario, summary),
         sites=_site_table(summary, scenario),
+        stations=station_table(summary),
+        across=across_table(folder),
+        across_figure=figure(folder / SITE_PLOT, "Attainment across sites, all replications pooled"),
         schema=summary["schema"],
     )

@@ -11,6 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every working subcommand to ``app``."""
     from vaxdrill.cli.commands import (
+        calibrate,
         capacity,
         compare,
         drill,
@@ -41,3 +42,4 @@ def register(app: typer.Typer) -> None:
     sensitivity.register(app)
     optimise.register(app)
     ui.register(app)
+    calibrate.register(app)

@@ -50,6 +50,7 @@ def simulate(
     ] = False,
 ) -> None:
     """Compare offline-fallback policies on the scenario's session sites (replicated, with CRN)."""
+    from simulation.acrosssites import write_across_sites
     from simulation.experiment import choose_policies, run_replications, summary
     from simulation.outputs import write_csvs, write_plots
     from vaxdrill.report.simulation import write_report
@@ -86,6 +87,7 @@ def simulate(
     write_json(run.path / "summary.json", doc)
     write_csvs(run.path, scenario, results)
     write_plots(run.path, scenario, results)
+    write_across_sites(run.path, scenario, results)
     write_report(run.path, scenario, doc)
     run.finish(replications=n, policies=names, workers=workers, argv_text=shlex.join(sys.argv))
 

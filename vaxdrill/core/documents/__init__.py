@@ -11,6 +11,7 @@ schema                                 file                            model
 ``vaxdrill.sweep/1``                   ``summary.json`` (sweep)        :class:`SweepSummary`
 ``vaxdrill.sensitivity/1``             ``summary.json`` (sensitivity)  :class:`SensitivitySummary`
 ``vaxdrill.optimise/1``                ``summary.json`` (optimise)     :class:`OptimiseSummary`
+``vaxdrill.calibrate/1``               ``summary.json`` (calibrate)    :class:`CalibrateSummary`
 =====================================  ==============================  ==========================
 
 Producers validate a document through its model before writing it; readers use
@@ -29,6 +30,7 @@ from vaxdrill.core.documents.base import (
     read_document,
     read_json_object,
 )
+from vaxdrill.core.documents.calibrate import CalibrateSummary
 from vaxdrill.core.documents.capacity import CapacityResult
 from vaxdrill.core.documents.drill import DrillSummary
 from vaxdrill.core.documents.loadtest import LoadTestSummary
@@ -40,7 +42,7 @@ from vaxdrill.core.documents.sweep import SweepSummary
 from vaxdrill.core.errors import DocumentError
 
 __all__ = [
-    "DOCUMENTS", "CapacityResult", "Document", "DocumentError", "DrillSummary", "LoadTestSummary",
+    "DOCUMENTS", "CalibrateSummary", "CapacityResult", "Document", "DocumentError", "DrillSummary", "LoadTestSummary",
     "OptimiseSummary", "SensitivitySummary", "ServerProfileDocument", "SimulationSummary", "SweepSummary",
     "json_schema", "model_for", "parse_document", "read_any",
     "read_document", "read_json_object", "schema_file_name",
@@ -50,7 +52,7 @@ DOCUMENTS: dict[str, type[Document]] = {
     m.SCHEMA: m
     for m in (
         SimulationSummary, LoadTestSummary, CapacityResult, ServerProfileDocument, DrillSummary, SweepSummary,
-        SensitivitySummary, OptimiseSummary,
+        SensitivitySummary, OptimiseSummary, CalibrateSummary,
     )
 }  # fmt: skip
 """Every results document by its ``schema`` tag."""

@@ -261,11 +261,32 @@ def load_scenario(path: str | Path) -> Scenario:
             problems.append(
                 Problem(file, f"sites[{i}].policy", f"unknown policy `{site.policy}` (policies: {known}){hint}", line)
             )
+    problems += _spread_problems(scenario, shown, lines, origins)
     if problems:
         raise ScenarioError(problems)
     if scenario.server.profile is not None:
         scenario = _with_profile(scenario, path, shown, lines)
     return scenario
+
+
+def _spread_problems(
+    scenario: Scenario, shown: str, lines: dict[Loc, int], origins: list[tuple[str, int] | None]
+) -> list[Problem]:
+    """Each site's ``per_site`` paths and distributions, checked against the site (first problem per site)."""
+    from vaxdrill.core.errors import ParameterError
+    from vaxdrill.core.scenario.spread import spreads
+
+    problems = []
+    for i, site in enumerate(scenario.sites):
+        if not site.per_site:
+            continue
+        try:
+            spreads(site)
+        except ParameterError as exc:
+            origin = origins[i]
+            file, line = origin if origin is not None else (shown, lines.get(("sites", i, "per_site")))
+            problems.append(Problem(file, f"sites[{i}]", str(exc), line))
+    return problems
 
 
 def _with_profile(scenario: Scenario, path: Path, shown: str, lines: dict[Loc, int]) -> Scenario:

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist, Distribution
+from vaxdrill.core.scenario.flow import FlowStation, check_flow
 from vaxdrill.core.scenario.units import ClockTime, Duration, Share
 
 
@@ -151,15 +152,25 @@ class Site(Strict):
     waiting_capacity: int | None = Field(None, ge=1, le=MAX_PEOPLE)
     arrivals: Arrivals = Field(default_factory=Arrivals)
     stations: Stations = Field(default_factory=Stations)
+    flow: list[FlowStation] | None = Field(
+        None, description="Any station flow (replaces `stations`); see vaxdrill.core.scenario.flow."
+    )
     vials: Vials = Field(default_factory=Vials)
     paper: Paper = Field(default_factory=Paper)
     connectivity: Connectivity = Field(default_factory=Connectivity)
     policy: str | None = Field(
         None, description="Pin this site to one policy in every run (e.g. a site with no link at all)."
     )
+    per_site: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fields that differ between sites: `path: distribution`, drawn once per site and replication "
+        "(e.g. `stations.vaccination.service.mean: lognormal(1min, 30s)`); see vaxdrill.core.scenario.spread.",
+    )
 
     @model_validator(mode="after")
     def _hours(self) -> Site:
         if self.closes <= self.opens:
             raise ValueError("closes must be after opens")
+        if self.flow is not None:
+            check_flow(self.flow)
         return self
