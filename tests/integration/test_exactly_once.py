@@ -44,9 +44,7 @@ async def _with_client(url: str, people: list[str], body: Any) -> Any:
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://t") as client,
     ):
-        r = await client.post(
-            "/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": STAFF}
-        )
+        r = await client.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": STAFF})
         auth = {"Authorization": f"Bearer {r.json()['token']}"}
         rows = [
             {
