@@ -304,7 +304,7 @@ class AdminVaccinations(BaseModel):
     vaccinations: list[AdminVaccination]
 
 
-Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True)]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, pattern=r"\S")]
 Operator = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@ -]+$")]
 
 
