@@ -182,3 +182,27 @@ async def test_an_admin_corrects_or_voids_a_record_with_an_audit_trail(any_db: S
         await srv.client.post(f"{base}/void", json={"operator": "a", "reason": "again"}, headers=ADMIN_AUTH)
     ).status_code == 404
     assert (await srv.client.post(f"{base}/void", json={"operator": "a", "reason": "again"})).status_code == 401
+
+
+async def test_a_cancel_racing_the_dose_record_lets_one_of_them_win(any_db: Srv) -> None:
+    """Cancel and record at once: either the dose is stored and the cancel refused, or the appointment is
+    cancelled (its seat given back) and the record refused; never both (a dose with its seat given back)."""
+    import asyncio
+
+    srv = any_db
+    staff = await srv.staff()
+    citizens = [await _booked_citizen(srv) for _ in range(6)]
+    seats = await _booked(srv, srv.alibag)
+    outcomes = []
+    for auth, ref, appointment in citizens:
+        cancel = srv.client.post(
+            "/api/v2/appointment/cancel",
+            json={"appointment_id": appointment, "beneficiariesToCancel": [ref]},
+            headers=auth,
+        )
+        (cancelled, (recorded, _)) = await asyncio.gather(cancel, record(srv, staff, dose(ref, srv.alibag)))
+        outcomes.append((cancelled.status_code, recorded))
+    assert set(outcomes) <= {(204, 404), (409, 201)}, outcomes
+    listed = (await srv.client.get("/api/v2/admin/vaccinations", headers=ADMIN_AUTH)).json()["vaccinations"]
+    assert len(listed) == sum(r == 201 for _, r in outcomes)
+    assert await _booked(srv, srv.alibag) == seats - sum(c == 204 for c, _ in outcomes)
