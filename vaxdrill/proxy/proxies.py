@@ -276,3 +276,4 @@ class Proxies:
     def close(self) -> None:
         for proxy in self.by_name.values():
             proxy.stop()
+
