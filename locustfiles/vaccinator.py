@@ -24,6 +24,7 @@ from locustfiles.api_call import call
 from locustfiles.drill_user import DrillUser
 from locustfiles.paper import Outbox, PaperRecord
 from locustfiles.run_context import RunContext
+from vaxdrill.loadtest.paper_sync import definite_refusal, settle
 from vaxdrill.loadtest.retry import RetryBudget, in_flight_wait
 
 
@@ -35,25 +36,28 @@ def _sync(
     rng: np.random.Generator,
     budget: RetryBudget,
 ) -> bool:
-    """Send one batch; on an answer mark each record's ledger entry synced and record its lag."""
+    """Send one batch; True once every record has its final answer (the batch leaves the outbox), False
+    if it must be sent again (:mod:`vaxdrill.loadtest.paper_sync`). A record the server holds has its
+    ledger entry marked synced and its lag recorded; one it rejected is final, its entry ``refused``."""
     body = {"records": [r.sync_record for r in records]}
     ans = call(
         client, "POST", "/staff/sync", "sync", policy=ctx.load.retry, budget=budget, rng=rng, body=body, headers=auth
     )
-    if not ans.ok:
+    settled = settle([r.client_record_id for r in records], ans.status, ans.error_code, ans.body)
+    if settled.again:
         return False
-    answered = {r["client_record_id"]: r for r in ans.body.get("results", [])}
     now = time.time()
     for rec in records:
-        res = answered.get(rec.client_record_id)
-        if res is not None and res.get("status") in ("created", "duplicate", "conflict"):
+        status = settled.held.get(rec.client_record_id)
+        if status is not None:
             rec.entry["synced"] = True
-            rec.entry["sync_status"] = res.get("status")
+            rec.entry["sync_status"] = status
             ctx.observe("sync_lag", (now - rec.recorded_at) * 1000.0)
             ctx.count("synced_records")
-        elif res is not None:
-            rec.entry["sync_status"] = res.get("status")
-            rec.entry["synced"] = False
+        else:
+            reason = settled.refused[rec.client_record_id]
+            rec.entry.update(via="refused", synced=True, sync_status="rejected", reason=reason)
+            ctx.count("refused_records")
     return True
 
 
@@ -99,9 +103,7 @@ def _staff_login(
 
 def _refused(ans: Any) -> bool:
     """A definite refusal of the record (404, 403, 409 ALREADY_VACCINATED, 422): no outage, no retry."""
-    if ans.status == 409 and ans.error_code == "IDEMPOTENCY_IN_FLIGHT":
-        return False
-    return bool(400 <= ans.status < 500 and ans.status not in (401, 408, 429))
+    return definite_refusal(ans.status, ans.error_code)
 
 
 class Vaccinator(DrillUser):
@@ -192,7 +194,7 @@ class Vaccinator(DrillUser):
             "session_id": session_id,
             "vaccine": self.session.get("vaccine", "COVISHIELD"),
             "batch": "4120Z001",
-            "dose": 1,
+            "dose": int(person.get("dose", 1)),  # the dose the appointment is for
         }
         if self.online:
             ver = self.api(

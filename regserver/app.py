@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from regserver import admin, booking, citizen, errors, staff
+from regserver import admin, booking, citizen, corrections, doses, errors, staff
 from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
 from regserver.db import Database, settings
@@ -93,7 +93,8 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
     errors.install(app)
     # The routes themselves, not the routers: an included router is one more level the app searches
     # (and re-enters) on every request. The routers carry full paths and their shared responses already.
-    for router in (citizen.router, booking.router, staff.router, admin.router, admin.ops):
+    routers = (citizen.router, booking.router, staff.router, doses.router, admin.router, corrections.router, admin.ops)
+    for router in routers:
         app.router.routes.extend(router.routes)
     # The router tries routes in order: launch day's hot paths go first.
     hot = {path: rank for rank, path in enumerate(HOT_PATHS)}

@@ -43,6 +43,19 @@ def check_beneficiaries(booking: Booking, people: dict[str, tuple[str, int]]) ->
     return UnderAge(young[0]) if young else None
 
 
+async def people_of(conn: Any, refs: list[str]) -> dict[str, tuple[str, int]]:
+    """``(mobile, birth_year)`` of each registered beneficiary in ``refs`` (for :func:`check_beneficiaries`)."""
+    query = sa.select(
+        beneficiaries.c.beneficiary_reference_id, beneficiaries.c.mobile, beneficiaries.c.birth_year
+    ).where(beneficiaries.c.beneficiary_reference_id.in_(sorted(set(refs))))
+    return {r[0]: (r[1], r[2]) for r in await conn.execute(query)}
+
+
+def born_by(session: Any) -> int:
+    """The last birth year the session's age limit admits (its day's year minus the limit)."""
+    return int(session.date.year - session.min_age_limit)
+
+
 class BookingBatcher:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -84,15 +97,7 @@ class BookingBatcher:
             asked[(b.session_id, b.dose)] += len(b.refs)
         now = time.time()
         async with self.db.write() as conn:
-            everyone = sorted({ref for b in batch for ref in b.refs})
-            people = {
-                r[0]: (r[1], r[2])
-                for r in await conn.execute(
-                    sa.select(
-                        beneficiaries.c.beneficiary_reference_id, beneficiaries.c.mobile, beneficiaries.c.birth_year
-                    ).where(beneficiaries.c.beneficiary_reference_id.in_(everyone))
-                )
-            }
+            people = await people_of(conn, [ref for b in batch for ref in b.refs])
             for i, b in enumerate(batch):
                 outcomes[i] = check_beneficiaries(b, people)
                 if outcomes[i] is not None:

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
+from regserver.batcher import born_by, check_beneficiaries, people_of
 from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
 from regserver.errors import TOKEN, ApiProblem, answers
 from regserver.outcomes import Booked, Booking, Refusal, UnderAge
@@ -71,9 +72,7 @@ async def schedule(body: s.Schedule, mobile: Citizen, request: Request) -> Respo
         raise ApiProblem(400, "CENTER_MISMATCH", f"session {body.session_id} is not at centre {body.center_id}")
     _check_slot(session, body.slot)
     # Ownership and age are checked inside the batch's transaction: one query for all waiting bookings.
-    booking = Booking(
-        body.session_id, body.dose, body.slot, tuple(wanted), mobile, session.date.year - session.min_age_limit
-    )
+    booking = Booking(body.session_id, body.dose, body.slot, tuple(wanted), mobile, born_by(session))
     outcome = await st.batcher.book(booking)
     if not isinstance(outcome, Booked):
         raise refusal_problem(outcome, body.dose, session.min_age_limit)
@@ -119,15 +118,36 @@ async def _live(conn: AsyncConnection, appointment_id: str, mobile: str, only: l
     return list((await conn.execute(query.with_for_update(of=appointments))).all())
 
 
+async def _refuse_completed(
+    conn: AsyncConnection, appointment_id: str, mobile: str, only: list[str] | None = None
+) -> None:
+    """409 if a dose was recorded against this appointment (for these beneficiaries): it is served, and
+    its seat was used, so it can be neither cancelled nor moved."""
+    query = (
+        sa.select(appointments.c.beneficiary_reference_id)
+        .join(beneficiaries, beneficiaries.c.beneficiary_reference_id == appointments.c.beneficiary_reference_id)
+        .where(
+            appointments.c.appointment_id == appointment_id,
+            appointments.c.status == "completed",
+            beneficiaries.c.mobile == mobile,
+        )
+    )
+    if only is not None:
+        query = query.where(appointments.c.beneficiary_reference_id.in_(only))
+    if (await conn.execute(query)).first() is not None:
+        raise ApiProblem(409, "APPOINTMENT_COMPLETED", "a dose was recorded for this appointment; it cannot be changed")
+
+
 @router.post(
     "/appointment/cancel",
     status_code=204,
     response_class=Response,
-    responses=answers(TOKEN, s404=("APPOINTMENT_NOT_FOUND",)),
+    responses=answers(TOKEN, s404=("APPOINTMENT_NOT_FOUND",), s409=("APPOINTMENT_COMPLETED",)),
 )
 async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
     async with st.db.write() as conn:
         rows = await _live(conn, body.appointment_id, mobile, list(body.beneficiariesToCancel))
+        await _refuse_completed(conn, body.appointment_id, mobile, list(body.beneficiariesToCancel))
         if not rows:
             raise ApiProblem(404, "APPOINTMENT_NOT_FOUND", "no live appointment with this id for these beneficiaries")
         done = await conn.execute(
@@ -147,16 +167,28 @@ async def cancel(body: s.Cancel, mobile: Citizen, st: State) -> Response:
     "/appointment/reschedule",
     status_code=204,
     response_class=Response,
-    responses=answers(TOKEN, s400=("APPOIN0045",), s404=("SESSION_NOT_FOUND", "APPOINTMENT_NOT_FOUND"), s409=(FULL,)),
+    responses=answers(
+        TOKEN,
+        s400=("APPOIN0045", "AGE_LIMIT"),
+        s404=("SESSION_NOT_FOUND", "APPOINTMENT_NOT_FOUND", "BENEFICIARY_NOT_FOUND"),
+        s409=(FULL, "APPOINTMENT_COMPLETED"),
+    ),
 )
 async def reschedule(body: s.Reschedule, mobile: Citizen, st: State) -> Response:
     target = await _session_fact(st, body.session_id)
     _check_slot(target, body.slot)
     async with st.db.write() as conn:
         rows = await _live(conn, body.appointment_id, mobile)
+        await _refuse_completed(conn, body.appointment_id, mobile)
         if not rows:
             raise ApiProblem(404, "APPOINTMENT_NOT_FOUND", "no live appointment with this id")
         old, dose = rows[0].session_id, rows[0].dose
+        # The checks schedule makes (ownership, the new session's age limit), by the same code.
+        refs = tuple(r.beneficiary_reference_id for r in rows)
+        moved = Booking(body.session_id, dose, body.slot, refs, mobile, born_by(target))
+        refused = check_beneficiaries(moved, await people_of(conn, list(refs)))
+        if refused is not None:
+            raise refusal_problem(refused, dose, target.min_age_limit)
         if old != body.session_id:
             if not await take_seats(conn, body.session_id, dose, len(rows)):
                 raise ApiProblem(409, FULL, "the new session is fully booked")

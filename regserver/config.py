@@ -37,6 +37,10 @@ class ServerConfig:
     seed: int = 0  # root seed of the fault draws (latency, error rate)
     pool_size: int = 8
     idempotency_lease: float = 30.0  # a claimed key whose request died is free again after this
+    # Request bodies over these many bytes are refused (413) before they are read or parsed.
+    body_limit: int = 16 * 1024
+    sync_body_limit: int = 512 * 1024  # a batch sync of 500 paper records is about 130 KB
+    sync_chunk: int = 50  # sync records per write transaction: other writers get a turn between chunks
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

@@ -112,16 +112,17 @@ appointments = sa.Table(
     sa.Column("session_id", sa.String(36), nullable=False, index=True),
     sa.Column("slot", sa.String(20), nullable=False),
     sa.Column("dose", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),  # booked, cancelled
+    sa.Column("status", sa.String(10), nullable=False),  # booked, completed (dose recorded), cancelled
     sa.Column("created_at", sa.Float, nullable=False),
-    # One live appointment per beneficiary and dose, whatever the concurrency.
+    # One live (or completed) appointment per beneficiary and dose, whatever the concurrency: a dose
+    # given is not booked again.
     sa.Index(
         "ux_appointment_live",
         "beneficiary_reference_id",
         "dose",
         unique=True,
-        sqlite_where=sa.text("status = 'booked'"),
-        postgresql_where=sa.text("status = 'booked'"),
+        sqlite_where=sa.text("status <> 'cancelled'"),
+        postgresql_where=sa.text("status <> 'cancelled'"),
     ),
 )
 vaccinations = sa.Table(
@@ -153,6 +154,20 @@ idempotency = sa.Table(
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("body", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+# Who changed a dose record outside the vaccinator's ordinary path, when, why, and what it said before
+# and after: a walk-in (recorded without an appointment), an admin's correction or void.
+record_audit = sa.Table(
+    "record_audit",
+    metadata,
+    sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("vaccination_id", sa.String(36), nullable=False, index=True),
+    sa.Column("action", sa.String(10), nullable=False),  # walk_in, correct, void
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("before", sa.Text, nullable=True),  # the record as JSON (None: it did not exist)
+    sa.Column("after", sa.Text, nullable=True),  # the record as JSON (None: voided)
 )
 faults = sa.Table(
     "faults",

@@ -42,17 +42,19 @@ _MEANING = {
     "405": "method not allowed",
     "409": "conflict",
     "410": "gone",
+    "413": "request body over the route's size limit",
     "422": "invalid request (VALIDATION names the field) or a refused business rule",
     "429": "too many requests (see Retry-After)",
     "500": "unexpected failure, or an injected error",
     "503": "overloaded, outage or database busy (see Retry-After)",
     "5XX": "an injected error (an error_rate fault's status)",
 }
-# What any API route may answer: an unparsable body, validation, the guard (shedding, per-IP limit,
-# faults), database trouble.
+# What any API route may answer: an unparsable or oversized body, validation, the guard (shedding,
+# per-IP limit, faults), database trouble.
 COMMON: dict[str, tuple[str, ...]] = {
     "400": ("BAD_REQUEST",),
     "405": ("METHOD_NOT_ALLOWED",),
+    "413": ("BODY_TOO_LARGE",),
     "422": ("VALIDATION",),
     "429": ("RATE_LIMIT",),
     "500": ("INTERNAL", "DB_ERROR", "INJECTED_ERROR"),

@@ -1,7 +1,9 @@
 """The ASGI layer in front of every route: metrics, load shedding, the per-IP limit, injected faults.
 
 Order matters: a request over the hard in-flight cap (``--max-in-flight``) is refused before it costs
-anything (503 with ``Retry-After`` at once, no queue); then the per-IP limit (429); then the fault plan;
+anything (503 with ``Retry-After`` at once, no queue); then a body over its route's size limit
+(regserver/bodies.py: 413 before it is read, parsed or authenticated; admin and operations routes
+too); then the per-IP limit (429); then the fault plan;
 then the adaptive concurrency limit (regserver/limiter.py), which sheds with 503 as soon as answers
 run later than ``--latency-target``. Requests an injected fault delays (latency, slow_db) bypass the
 adaptive limit: a drill's injected slowness must not read as overload. Admin and operations routes
@@ -20,6 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from regserver.bodies import limit_for, within
 from regserver.db import db_delay
 from regserver.limiter import AdaptiveLimit
 from regserver.metrics import CONCURRENCY_LIMIT, FAULTED, IN_FLIGHT, LATENCY, RATE_LIMITED, REQUESTS, SHED
@@ -106,6 +109,16 @@ class Guard:
                     label = "shed"
                     await _shed(watch)
                     return
+            if st is not None:
+                most = limit_for(path, st.config)
+                limited = await within(scope, receive, most)
+                if limited is None:
+                    label = "too_large"
+                    await _answer(watch, 413, "BODY_TOO_LARGE", f"request body over {most} bytes for this route")
+                    return
+                receive = limited
+            if not exempt and st is not None:
+                cfg = st.config
                 if cfg.per_ip_limit and scope.get("client"):
                     try:
                         wait = await _per_ip(st, scope["client"][0])

@@ -234,6 +234,9 @@ class DoseRecord(Body):
     batch: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 _/.-]+$")]
     dose: Literal[1, 2]
     administered_at: dt.datetime
+    walk_in: bool = Field(
+        False, description="given without an appointment at this session: stored with an audit row naming the staff"
+    )
 
 
 class Vaccination(BaseModel):
@@ -247,9 +250,12 @@ class Vaccination(BaseModel):
     source: str
 
 
+MAX_SYNC_RECORDS = 500
+
+
 class SyncBatch(Body):
     # Records are validated one by one in the handler, so one bad record is "rejected", not the batch.
-    records: list[dict[str, object]] = Field(max_length=500)
+    records: list[dict[str, object]] = Field(max_length=MAX_SYNC_RECORDS)
 
 
 class SyncResult(BaseModel):
@@ -296,6 +302,41 @@ class AdminVaccination(BaseModel):
 
 class AdminVaccinations(BaseModel):
     vaccinations: list[AdminVaccination]
+
+
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, pattern=r"\S")]
+Operator = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@ -]+$")]
+
+
+class Correction(Body):
+    """An admin's correction of a stored dose: the fields to change, who asks and why."""
+
+    operator: Operator
+    reason: Reason
+    vaccine: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 _-]+$")] | None = None
+    batch: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9 _/.-]+$")] | None = None
+    administered_at: dt.datetime | None = None
+
+
+class Void(Body):
+    """An admin's removal of a dose that did not happen: who asks and why."""
+
+    operator: Operator
+    reason: Reason
+
+
+class AuditEntry(BaseModel):
+    action: Literal["walk_in", "correct", "void"]
+    actor: str
+    at: float
+    reason: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+
+
+class AuditTrail(BaseModel):
+    vaccination_id: str
+    entries: list[AuditEntry]
 
 
 class AdminSession(BaseModel):

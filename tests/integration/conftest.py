@@ -13,11 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 
 from regserver.app import create_app, prepare
 from regserver.config import ServerConfig
 from regserver.guard import Guard
 from regserver.seed import session_id_for
+from regserver.state import ServerState
 from vaxdrill.core.otp import drill_otp, otp_hash
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
@@ -36,6 +38,18 @@ class Srv:
     client: httpx.AsyncClient
     config: ServerConfig
     scenario: Scenario
+    app: FastAPI | None = None
+
+    @property
+    def state(self) -> ServerState:
+        """The running app's state (its database, for a test that must set up what no route can)."""
+        assert self.app is not None
+        server: ServerState = self.app.state.server
+        return server
+
+    def session_of(self, site: int) -> str:
+        """The seeded session of the scenario's ``site``-th site (1-based; centre 100000 + site)."""
+        return session_id_for(self.scenario, self.scenario.sites[site - 1].name)
 
     @property
     def alibag(self) -> str:
@@ -107,7 +121,7 @@ async def start(config: ServerConfig, scenario: Scenario, reset: bool = False) -
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://test") as client,
     ):
-        yield Srv(client, config, scenario)
+        yield Srv(client, config, scenario, app)
 
 
 @pytest_asyncio.fixture
@@ -160,14 +174,20 @@ async def require_postgres() -> None:
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def any_db(request: pytest.FixtureRequest, tmp_path: Path, raigad: Scenario) -> AsyncIterator[Srv]:
     """The same server on SQLite and on PostgreSQL (PostgreSQL down: skipped with the reason, failed in CI)."""
-    if request.param == "sqlite":
-        async for s in start(config_for(f"sqlite:///{tmp_path / 'server.db'}"), raigad):
+    async for s in serve_on(request.param, tmp_path, raigad):
+        yield s
+
+
+async def serve_on(kind: str, tmp_path: Path, scenario: Scenario, **extra: object) -> AsyncIterator[Srv]:
+    """A server on a fresh SQLite file (``kind`` "sqlite") or PostgreSQL schema, with ``extra`` settings."""
+    if kind == "sqlite":
+        async for s in start(config_for(f"sqlite:///{tmp_path / 'server.db'}", **extra), scenario):
             yield s
         return
     await require_postgres()
     schema = await pg_schema()
     try:
-        async for s in start(config_for(f"{PG_BASE}?search_path={schema}"), raigad):
+        async for s in start(config_for(f"{PG_BASE}?search_path={schema}", **extra), scenario):
             yield s
     finally:
         await drop_schema(schema)

@@ -102,8 +102,9 @@ def _jobs(session: str, key: bytes, staff_token: str) -> list[Job]:
 
     def record(i: int) -> dict[str, Any]:
         ref = f"{3 * 10**13 + i}"
+        # Walk-ins: these people hold no appointment (the bookers below take the session's free seats).
         return {"beneficiary_reference_id": ref, "session_id": session, "vaccine": "COVISHIELD", "batch": "B7",
-                "dose": 1, "administered_at": at}  # fmt: skip
+                "dose": 1, "administered_at": at, "walk_in": True}  # fmt: skip
 
     doses = [Job("dose", record(i), {**staff, "Idempotency-Key": str(uuid.uuid4())}) for i in range(ONLINE)]
     syncs = [

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regserver.app import create_app, prepare
-from regserver.db import beneficiaries
+from regserver.db import appointments, beneficiaries
 from regserver.guard import Guard
 from regserver.seed import session_id_for
 from tests.integration.conftest import ADMIN_AUTH, STAFF, config_for
@@ -38,15 +38,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Scenario]:
     return url, scenario
 
 
-async def _with_client(url: str, people: list[str], body: Any) -> Any:
+async def _with_client(url: str, session: str, people: list[str], body: Any) -> Any:
+    """Run ``body`` against a server where ``people`` are registered and booked for dose 1 at ``session``."""
     app = create_app(config_for(url))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://t") as client,
     ):
-        r = await client.post(
-            "/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": STAFF}
-        )
+        r = await client.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": STAFF})
         auth = {"Authorization": f"Bearer {r.json()['token']}"}
         rows = [
             {
@@ -63,8 +62,21 @@ async def _with_client(url: str, people: list[str], body: Any) -> Any:
             }
             for ref in people
         ]
+        booked = [
+            {
+                "appointment_id": str(uuid.uuid4()),
+                "beneficiary_reference_id": ref,
+                "session_id": session,
+                "slot": "10:30AM-11:30AM",
+                "dose": 1,
+                "status": "booked",
+                "created_at": 0.0,
+            }
+            for ref in people
+        ]
         async with app.state.server.db.write() as conn:
             await conn.execute(beneficiaries.insert(), rows)
+            await conn.execute(appointments.insert(), booked)
         return await body(client, auth)
 
 
@@ -80,7 +92,7 @@ def _record(ref: str, session: str, batch: str = "B1") -> dict[str, Any]:
         "vaccine": "COVISHIELD",
         "batch": batch,
         "dose": 1,
-        "administered_at": dt.datetime(2021, 1, 16, 11, 0, tzinfo=dt.UTC).isoformat(),
+        "administered_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),  # the session's day
     }
 
 
@@ -132,7 +144,7 @@ def test_sync_stores_each_record_exactly_once(db: tuple[str, Scenario], plan: li
             if a["status"] == "duplicate":
                 assert a["vaccination_id"] in {v["vaccination_id"] for v in mine}
 
-    asyncio.run(_with_client(url, people, body))
+    asyncio.run(_with_client(url, session, people, body))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -174,4 +186,4 @@ def test_idempotent_recording_under_retries(db: tuple[str, Scenario], order: lis
             assert all(r.json()["errorCode"] == "IDEMPOTENCY_IN_FLIGHT" for r in answers if r.status_code == 409)
             assert final[0].json()["beneficiary_reference_id"] == people[i]
 
-    asyncio.run(_with_client(url, people, body))
+    asyncio.run(_with_client(url, session, people, body))
