@@ -10,7 +10,11 @@ a small multiprocess httpx generator):
     findByDistrict    PostgreSQL, 1 and 2 workers
     schedule          PostgreSQL, 1 and 2 workers
 
-Each figure is the median over ``--repeats`` rounds of ``--seconds``. Targets (issue 13): availability
+Each figure is the median over ``--repeats`` rounds of ``--seconds``. Beside each rate it prints the
+server's CPU per answer (user + system time of the server's processes, workers included, over the
+run, divided by its answers) and the cores the server and the load generator used: on a machine
+whose cores are all busy, a second worker cannot add throughput, and these figures say whether
+that is what happened. Targets (issue 13): availability
 read at least 60% of the ceiling, booking at least 25% (SQLite, 1 worker); PostgreSQL with two workers
 at least 1.6 times PostgreSQL with one on reads. Prints a table and each target met or missed;
 ``--json FILE`` writes the figures too.
@@ -28,6 +32,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,6 +76,42 @@ request = function()
     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
 end
 """
+
+
+# --- CPU accounting --------------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of a live process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by ``root`` and every live descendant (uvicorn's workers)."""
+    if not Path("/proc").is_dir():
+        return float("nan")
+    stats = {pid: st for pid in (int(d) for d in os.listdir("/proc") if d.isdigit()) if (st := _stat(pid))}
+    total, todo, seen = 0.0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        total += stats[pid][1]
+        todo += [child for child, (parent, _) in stats.items() if parent == pid]
+    return total
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (the load generator runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- load generators -------------------------------------------------------------------------------
@@ -140,7 +181,21 @@ def python_run(url: str, seconds: float, connections: int, data: Path | None = N
     return {"rps": done / seconds, "requests": done, "non_2xx": bad, "timeouts": 0, "p50_ms": float("nan")}
 
 
-def measure_once(url: str, args: argparse.Namespace, data: Path | None = None) -> dict[str, float]:
+def measure_once(
+    url: str, args: argparse.Namespace, data: Path | None = None, pid: int | None = None
+) -> dict[str, float]:
+    """One run of the load generator; with ``pid``, the server's CPU per answer and the cores used."""
+    server0, client0, wall0 = tree_cpu(pid) if pid else float("nan"), children_cpu(), time.perf_counter()
+    result = _generate(url, args, data)
+    wall = time.perf_counter() - wall0
+    server = (tree_cpu(pid) - server0) if pid else float("nan")
+    result["server_cpu_us"] = 1e6 * server / max(result["requests"], 1)
+    result["server_cores"] = server / wall
+    result["client_cores"] = (children_cpu() - client0) / wall
+    return result
+
+
+def _generate(url: str, args: argparse.Namespace, data: Path | None) -> dict[str, float]:
     if not shutil.which("wrk"):
         return python_run(url, args.seconds, args.connections, data)
     if data is None:
@@ -154,19 +209,17 @@ def measure_once(url: str, args: argparse.Namespace, data: Path | None = None) -
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
-    return {
-        "rps": statistics.median(r["rps"] for r in runs),
-        "runs": runs,
-        "non_2xx": sum(r["non_2xx"] for r in runs),
-        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-    }
+    out: dict[str, Any] = {"runs": runs, "non_2xx": sum(r["non_2xx"] for r in runs)}
+    for key in ("rps", "p50_ms", "server_cpu_us", "server_cores", "client_cores"):
+        out[key] = statistics.median(r[key] for r in runs)
+    return out
 
 
 # --- servers and data ------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def hello_server(folder: Path) -> Iterator[str]:
+def hello_server(folder: Path) -> Iterator[tuple[str, int]]:
     (folder / "hello_app.py").write_text(HELLO)
     port = free_port()
     cmd = [
@@ -197,7 +250,7 @@ def hello_server(folder: Path) -> Iterator[str]:
                 if httpx.get(f"http://127.0.0.1:{port}/hello", timeout=1).status_code == 200:
                     break
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.send_signal(2)
         proc.wait(timeout=10)
@@ -267,6 +320,7 @@ def reference_server(db_url: str, workers: int, folder: Path, args: argparse.Nam
         today = dt.date.today().strftime("%d-%m-%Y")
         yield {
             "base": server.url,
+            "pid": server.proc.pid if server.proc else None,
             "find": f"{server.url}/api/v2/appointment/sessions/public/findByDistrict?district_id=1&date={today}",
             "schedule": f"{server.url}/api/v2/appointment/schedule",
             "files": files,
@@ -312,7 +366,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vaxdrill-bench-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         targets: dict[str, dict[str, Any]] = {}
-        hello = stack.enter_context(hello_server(folder))
+        hello, hello_pid = stack.enter_context(hello_server(folder))
         targets["sqlite_1"] = stack.enter_context(reference_server(f"sqlite:///{folder / 'bench.db'}", 1, folder, args))
         for workers in (1, 2):  # one worker too: the scaling target compares them
             if args.no_postgres:
@@ -329,11 +383,11 @@ def main() -> None:
             runs[f"{key}.findByDistrict"] = []
             runs[f"{key}.schedule"] = []
         for k in range(args.repeats):
-            runs["ceiling"].append(measure_once(f"{hello}/hello", args))
+            runs["ceiling"].append(measure_once(f"{hello}/hello", args, pid=hello_pid))
             line = [f"ceiling {runs['ceiling'][-1]['rps']:.0f}"]
             for key, t in targets.items():
-                runs[f"{key}.findByDistrict"].append(measure_once(t["find"], args))
-                runs[f"{key}.schedule"].append(measure_once(t["schedule"], args, t["files"][k]))
+                runs[f"{key}.findByDistrict"].append(measure_once(t["find"], args, pid=t["pid"]))
+                runs[f"{key}.schedule"].append(measure_once(t["schedule"], args, t["files"][k], t["pid"]))
                 line.append(
                     f"{key} find {runs[f'{key}.findByDistrict'][-1]['rps']:.0f}"
                     f" book {runs[f'{key}.schedule'][-1]['rps']:.0f}"
@@ -353,9 +407,7 @@ def main() -> None:
 
 def report(r: dict[str, Any]) -> None:
     ceiling = r["ceiling"]["rps"]
-    rows: list[tuple[str, float, str | None, int]] = [
-        ("hello-world (ceiling), 1 worker", ceiling, None, r["ceiling"]["non_2xx"])
-    ]
+    rows: list[tuple[str, dict[str, Any]]] = [("hello-world (ceiling), 1 worker", r["ceiling"])]
     for key, label in (
         ("sqlite_1", "SQLite, 1 worker"),
         ("postgres_1", "PostgreSQL, 1 worker"),
@@ -363,11 +415,15 @@ def report(r: dict[str, Any]) -> None:
     ):
         if key in r:
             for ep in ("findByDistrict", "schedule"):
-                rows.append((f"{ep}, {label}", r[key][ep]["rps"], ep, r[key][ep]["non_2xx"]))
+                rows.append((f"{ep}, {label}", r[key][ep]))
     print()
-    print(f"{'what':<40} {'req/s':>9} {'of ceiling':>11} {'non-2xx':>8}")
-    for label, rps, _ep, bad in rows:
-        print(f"{label:<40} {rps:>9.0f} {rps / ceiling:>10.0%} {bad:>8}")
+    head = f"{'what':<40} {'req/s':>8} {'of ceiling':>10} {'non-2xx':>8}"
+    print(f"{head} {'server us/req':>13} {'cores: server':>13} {'wrk':>5}")
+    for label, m in rows:
+        print(
+            f"{label:<40} {m['rps']:>8.0f} {m['rps'] / ceiling:>10.0%} {m['non_2xx']:>8}"
+            f" {m['server_cpu_us']:>13.0f} {m['server_cores']:>13.2f} {m['client_cores']:>5.2f}"
+        )
     print()
     checks = []
     s1 = r["sqlite_1"]
@@ -375,10 +431,27 @@ def report(r: dict[str, Any]) -> None:
     checks.append((f"availability read >= 60% of ceiling (SQLite 1 worker): {read:.0%}", read >= 0.6))
     checks.append((f"booking >= 25% of ceiling (SQLite 1 worker): {book:.0%}", book >= 0.25))
     if "postgres_2" in r and "postgres_1" in r:
-        scale = r["postgres_2"]["findByDistrict"]["rps"] / r["postgres_1"]["findByDistrict"]["rps"]
+        one, two = r["postgres_1"]["findByDistrict"], r["postgres_2"]["findByDistrict"]
+        scale = two["rps"] / one["rps"]
         checks.append((f"reads, PostgreSQL 2 workers >= 1.6x 1 worker: {scale:.2f}x", scale >= 1.6))
         books = r["postgres_2"]["schedule"]["rps"] / r["postgres_1"]["schedule"]["rps"]
         print(f"bookings, PostgreSQL 2 workers / 1 worker: {books:.2f}x (no target)")
+        # Whether the box had a core for each worker: what the server and wrk used, of all cores.
+        used = two["server_cores"] + two["client_cores"]
+        cpus = r["cpus"] or 1
+        print(
+            f"reads, PostgreSQL: server CPU per answer {one['server_cpu_us']:.0f} us (1 worker),"
+            f" {two['server_cpu_us']:.0f} us (2 workers); with 2 workers the server used"
+            f" {two['server_cores']:.2f} cores and wrk {two['client_cores']:.2f}, {used:.2f} of {cpus}"
+            f" (load average before {r['load_before'][0]:.1f})"
+        )
+        if used > 0.85 * cpus or r["load_before"][0] > cpus:
+            projected = 2 * one["server_cpu_us"] / two["server_cpu_us"]
+            print(
+                "  no idle core for the second worker here: the 2-worker rate is bounded by the machine."
+                f" With a core per worker, by CPU per answer (2 x {one['server_cpu_us']:.0f} /"
+                f" {two['server_cpu_us']:.0f}; a projection, not a measurement): {projected:.2f}x"
+            )
     for text, ok in checks:
         print(f"{'MET   ' if ok else 'MISSED'} {text}")
 

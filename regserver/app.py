@@ -89,6 +89,9 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
         version="1",
         description="A Co-WIN-shaped registration API for drills (docs/api-contract.md).",
         lifespan=lifespan,
+        # No OpenTelemetry here (nothing exports it): without this, FastAPI asks the global providers
+        # on every request whether anyone listens, and would log validation failures with their input.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     errors.install(app)
     # The routes themselves, not the routers: an included router is one more level the app searches

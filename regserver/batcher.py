@@ -12,7 +12,8 @@ applies the bookings waiting at that moment together:
    were not all inserted (a beneficiary already booked for that dose) has its rows removed and its
    seats given back, and is answered 409.
 
-Everything happens in one transaction: a batch commits whole or not at all.
+Everything happens in one transaction: a batch commits whole or not at all. On SQLite the same steps
+run in one call to the database's thread (:mod:`regserver.sqlite_batch`).
 """
 
 from __future__ import annotations
@@ -26,21 +27,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from regserver.db import Database, appointments, beneficiaries
-from regserver.outcomes import Booked, Booking, Outcome, Refusal, UnderAge
+from regserver.outcomes import Booked, Booking, Outcome, Refusal, check_beneficiaries
 from regserver.seats import give_back, take_seats
+from regserver.sqlite_batch import apply_batch
 
 MAX_BATCH = 200
-
-
-def check_beneficiaries(booking: Booking, people: dict[str, tuple[str, int]]) -> UnderAge | Refusal | None:
-    """Refuse a booking naming someone not registered with its mobile, or under the age limit.
-
-    ``people`` maps each known reference id to its ``(mobile, birth_year)``; None means go on.
-    """
-    if any(people.get(ref, ("", 0))[0] != booking.mobile for ref in booking.refs):
-        return Refusal.NOT_REGISTERED
-    young = [ref for ref in booking.refs if people[ref][1] > booking.born_by]
-    return UnderAge(young[0]) if young else None
 
 
 async def people_of(conn: Any, refs: list[str]) -> dict[str, tuple[str, int]]:
@@ -97,6 +88,8 @@ class BookingBatcher:
             asked[(b.session_id, b.dose)] += len(b.refs)
         now = time.time()
         async with self.db.write() as conn:
+            if self.db.is_sqlite:  # the same rules in one hop to SQLite's thread (regserver/sqlite_batch.py)
+                return await apply_batch(conn, batch, now)
             people = await people_of(conn, [ref for b in batch for ref in b.refs])
             for i, b in enumerate(batch):
                 outcomes[i] = check_beneficiaries(b, people)

@@ -18,10 +18,10 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
-from regserver.batcher import born_by, check_beneficiaries, people_of
+from regserver.batcher import born_by, people_of
 from regserver.db import appointments, beneficiaries, centers, districts, sessions, vaccinations
 from regserver.errors import TOKEN, ApiProblem, answers
-from regserver.outcomes import Booked, Booking, Refusal, UnderAge
+from regserver.outcomes import Booked, Booking, Refusal, UnderAge, check_beneficiaries
 from regserver.pdf import text_pdf
 from regserver.responses import cached_json, fmt_date, json_response
 from regserver.seats import give_back, take_seats

@@ -45,3 +45,14 @@ class Refusal(enum.Enum):
 
 
 Outcome = Booked | UnderAge | Refusal
+
+
+def check_beneficiaries(booking: Booking, people: dict[str, tuple[str, int]]) -> UnderAge | Refusal | None:
+    """Refuse a booking naming someone not registered with its mobile, or under the age limit.
+
+    ``people`` maps each known reference id to its ``(mobile, birth_year)``; None means go on.
+    """
+    if any(people.get(ref, ("", 0))[0] != booking.mobile for ref in booking.refs):
+        return Refusal.NOT_REGISTERED
+    young = [ref for ref in booking.refs if people[ref][1] > booking.born_by]
+    return UnderAge(young[0]) if young else None

@@ -37,9 +37,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+VERIFIED_CACHE = 50_000
+"""Tokens whose signature a signer remembers having checked (a few MB; emptied when full)."""
+
+
 class TokenSigner:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # token -> its claims, for tokens with a good signature only (nobody can fill it without the
+        # key); expiry is still checked on every use. A citizen sends the same token for a whole visit.
+        self._verified: dict[str, Claims] = {}
 
     def issue(self, kind: str, subject: str, ttl: float, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + ttl)
@@ -47,6 +54,18 @@ class TokenSigner:
         return f"{body}.{self._sign(body)}"
 
     def verify(self, token: str, now: float | None = None) -> Claims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._check(token)
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()
+            self._verified[token] = claims
+        if claims.expires_at <= (now if now is not None else time.time()):
+            raise TokenError("token expired")
+        return claims
+
+    def _check(self, token: str) -> Claims:
+        """Signature and format (not expiry) of ``token``."""
         parts = token.split(".")
         if len(parts) != 4:
             raise TokenError("malformed token")
@@ -59,8 +78,6 @@ class TokenSigner:
             subject_text = _unb64(subject).decode()
         except (ValueError, UnicodeDecodeError):
             raise TokenError("malformed token") from None
-        if expires_at <= (now if now is not None else time.time()):
-            raise TokenError("token expired")
         return Claims(kind, subject_text, expires_at)
 
     def _sign(self, body: str) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from regserver.batcher import check_beneficiaries
 from regserver.booking import refusal_problem
-from regserver.outcomes import Booked, Booking, Refusal, UnderAge
+from regserver.outcomes import Booked, Booking, Refusal, UnderAge, check_beneficiaries
 
 MOBILE = "9800000000"
 PEOPLE = {"1": (MOBILE, 1980), "2": (MOBILE, 2010), "3": (MOBILE, 2012), "4": ("9811111111", 1970)}

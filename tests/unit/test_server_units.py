@@ -42,6 +42,23 @@ def test_tokens_sign_expire_and_refuse_forgeries() -> None:
         signer.verify("nonsense", now=1030.0)
 
 
+def test_remembered_tokens_still_expire_and_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regserver import security
+
+    monkeypatch.setattr(security, "VERIFIED_CACHE", 2)
+    signer = TokenSigner(b"k" * 32)
+    tokens = [signer.issue("citizen", f"98765432{i:02d}", ttl=60, now=1000.0) for i in range(3)]
+    for token in tokens:
+        assert signer.verify(token, now=1001.0).subject.startswith("98765432")
+    assert len(signer._verified) <= 2
+    assert signer.verify(tokens[2], now=1059.0).subject == "9876543202"  # remembered, still valid
+    with pytest.raises(TokenError, match="expired"):
+        signer.verify(tokens[2], now=1060.0)  # remembered, but expired all the same
+    body, _, sig = tokens[2].rpartition(".")
+    with pytest.raises(TokenError, match="invalid"):
+        signer.verify(f"{body}.{sig[:-1]}{'A' if sig[-1] != 'A' else 'B'}", now=1001.0)
+
+
 def test_masks_and_slots() -> None:
     assert mask_mobile("9876543210") == "98XXXXXX10"
     assert mask_id("ABCD1234") == "XXXX1234"
