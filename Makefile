@@ -33,9 +33,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Every test: unit, validation, integration, e2e (slow ones included).
+# Every test: unit, validation, integration, e2e (slow ones included), on PYTEST_WORKERS processes
+# (pytest-xdist). Each test file runs whole on one worker (--dist loadfile), so a module's server or
+# cluster fixture starts once; files with slow tests are handed out first (tests/conftest.py).
+# Tests must be xdist-safe: README "Running the full suite". `make unit PYTEST_WORKERS=0` runs serially.
+PYTEST_WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

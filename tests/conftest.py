@@ -21,6 +21,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if kind in KINDS:
             item.add_marker(getattr(pytest.mark, kind))
+    # Files with slow tests first (stable, order within a file kept): `make test` hands whole files to
+    # its xdist workers in this order, so a long file starting last cannot leave one worker running
+    # alone at the end while the other idles.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,35 +89,60 @@ def _run_local(args: tuple[int, int, int, tuple[str, ...] | None]) -> TaskResult
 
 
 class LocalBackend:
-    """Worker processes on this machine (one: in this process, no pool)."""
+    """``workers`` tasks at once on this machine: this process and ``workers - 1`` pool processes.
+
+    This process works too rather than wait: a pool process needs a fork server (the model imported
+    once, ~1 s on a busy 2-core machine) and the variants unpickled before its first task, and the
+    parent runs tasks meanwhile, so the start-up costs no idle core. Tasks go to the pool two per
+    pool process ahead (never all at once), so the pool is never starved while the parent runs one
+    and neither side is left with a queue when the other runs out: the last straggler is at most one
+    task. Results are sorted, so who ran which task never shows.
+    """
 
     name = "local"
+    ahead = 2  # tasks queued per pool process beyond the one it runs (the parent's task may be longer)
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, workers)
 
     def run(self, batch: Batch, on_done: OnDone | None = None) -> list[TaskResult]:
-        tasks = batch.tasks()
+        tasks = deque(batch.tasks())
         if self.workers == 1 or len(tasks) <= 1:
-            out = []
-            for v, r in tasks:
-                out.append(evaluate(batch.variants[v], v, batch.seed, r, batch.policies))
-                if on_done:
-                    on_done()
-            return out
+            return [self._here(batch, task, on_done) for task in tasks]
         # A fork server as in simulation.experiment: the model imported once, workers forked from it.
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["simulation.model", "simulation.explore.backends"])
+        helpers = min(self.workers - 1, len(tasks) - 1)
         results: list[TaskResult] = []
-        with ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_init_worker, initargs=(batch.variants,)
-        ) as pool:
-            jobs = [(v, r, batch.seed, batch.policies) for v, r in tasks]
-            for res in pool.map(_run_local, jobs, chunksize=1):
-                results.append(res)
-                if on_done:
-                    on_done()
+        running: set[Future[TaskResult]] = set()
+        pool = ProcessPoolExecutor(
+            max_workers=helpers, mp_context=ctx, initializer=_init_worker, initargs=(batch.variants,)
+        )
+        try:
+            while tasks or running:
+                while tasks and len(running) < helpers * self.ahead:
+                    v, r = tasks.popleft()
+                    running.add(pool.submit(_run_local, (v, r, batch.seed, batch.policies)))
+                if tasks:  # the parent takes the last task of the queue, the pool the first ones
+                    results.append(self._here(batch, tasks.pop(), on_done))
+                else:
+                    wait(running, return_when=FIRST_COMPLETED)
+                for future in [f for f in running if f.done()]:
+                    running.discard(future)
+                    results.append(future.result())
+                    if on_done:
+                        on_done()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return _sorted(results)
+
+    @staticmethod
+    def _here(batch: Batch, task: tuple[int, int], on_done: OnDone | None) -> TaskResult:
+        v, r = task
+        result = evaluate(batch.variants[v], v, batch.seed, r, batch.policies)
+        if on_done:
+            on_done()
+        return result
 
     def close(self) -> None:
         """Nothing held between batches."""

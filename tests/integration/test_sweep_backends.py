@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from simulation.explore.backends import Batch, LocalBackend
+from simulation.explore.space import design, parse_parameter
+from simulation.explore.sweep import variants
 from tests.conftest import ROOT, SCENARIOS
 from tests.polling import wait_until
+from vaxdrill.core.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
 SWEEP = [
@@ -93,3 +97,18 @@ def test_points_csv_is_identical_on_local_processes_and_on_dask(cluster: str, tm
     rows = (local / "points.csv").read_text().splitlines()
     assert len(rows) == 1 + 3 * 2 * 2  # points x policies x replications
     assert '"backend": "dask"' in (dask / "run.json").read_text()
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_local_workers_give_what_one_worker_gives_each_task_once(workers: int) -> None:
+    """This process runs tasks beside the pool's processes: whoever ran a task, the results are those
+    of one worker in the same order, no task twice or missing, and progress counts every task."""
+    scenario = load_scenario(SCENARIOS / "outage-length.yaml")
+    param = parse_parameter(scenario, "server.outages[0].end=10:30..12:30:1h")
+    batch = Batch(variants(scenario, [param], design([param], "grid", None, 9)), 3, 9, ("wait", "offline_first"))
+    one = LocalBackend(1).run(batch)
+    done: list[None] = []
+    many = LocalBackend(workers).run(batch, on_done=lambda: done.append(None))
+    assert [(t.variant, t.replication) for t in many] == batch.tasks() == [(t.variant, t.replication) for t in one]
+    assert many == one and len(done) == len(batch.tasks()) == 9
+    assert len({t.totals["wait"]["vaccinated"] for t in many}) > 1  # the tasks really differ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -100,3 +101,21 @@ def test_a_relative_out_is_made_absolute(tmp_path: Path, monkeypatch: pytest.Mon
     assert auto.path.parent == tmp_path / "results"
     run.finish()
     auto.finish()
+
+
+def test_two_runs_in_the_same_second_never_share_a_folder(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scenario,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two processes (parallel tests, two terminals) that both look before either creates the folder
+    must still get one each: the folder is claimed by creating it, not by looking first."""
+    monkeypatch.setattr(results, "_utc_now", lambda: dt.datetime(2021, 1, 16, 9, 0, tzinfo=dt.UTC))
+    monkeypatch.setattr(Path, "exists", lambda self: False)  # the other run has not created it yet when we look
+    runs = [RunFolder.create(scenario, "simulate", 1, root=tmp_path) for _ in range(3)]
+    names = [run.path.name for run in runs]
+    stem = f"20210116T090000Z-{scenario.name}"
+    assert names == [stem, f"{stem}-2", f"{stem}-3"]
+    monkeypatch.undo()
+    for run in runs:
+        run.finish()

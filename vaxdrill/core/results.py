@@ -40,6 +40,21 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _claim(base: Path) -> Path:
+    """Create ``base``, or ``base-2``, ``base-3``, ... if taken: two runs in the same second (two
+    processes, e.g. parallel tests) each get a folder of their own, as creating one is atomic."""
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        except OSError as exc:
+            raise ResultsError(f"{path}: cannot create the results folder: {exc}") from None
+
+
 @dataclass
 class RunFolder:
     """A run's results folder; :meth:`finish` stamps the end time into ``run.json``."""
@@ -66,10 +81,7 @@ class RunFolder:
                 shutil.rmtree(path)  # a failed attempt, which run.json records: the retry replaces it
         else:
             base = Path(os.path.abspath(root or DEFAULT_ROOT)) / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{scenario.name}"
-            path, n = base, 1
-            while path.exists():  # two runs in the same second get -2, -3, ...
-                n += 1
-                path = base.with_name(f"{base.name}-{n}")
+            path = _claim(base)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -28,7 +28,12 @@ if TYPE_CHECKING:
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
-Workers = Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes.")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers", "-w", min=1, help="Tasks at once on this machine: this process and K-1 worker processes."
+    ),
+]
 Dask = Annotated[
     str | None,
     typer.Option("--dask", metavar="ADDRESS", help="Run on a dask.distributed scheduler (tcp://host:8786)."),
