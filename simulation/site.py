@@ -37,6 +37,7 @@ from simulation.policies import Switch
 from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
 from simulation.transactions import SystemLink
+from simulation.triggers import hopeless
 from simulation.vials import VialStock
 from vaxdrill.core.scenario.policies import OfflineWhenQueue, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
@@ -68,6 +69,10 @@ class SiteModel:
         self.capacity = site.waiting_capacity
         self.can_switch = not isinstance(policy, Wait)
         self.queue_rule = policy if isinstance(policy, OfflineWhenQueue) else None
+        # Per beneficiary (issue 19): paper for one person after N failed attempts; some cannot be selected.
+        self.tries_limit: int | None = getattr(policy, "paper_after_tries", None)
+        self.unselectable = plan.unselectable
+        self.unserved = "sent_home"  # why the last beneficiary let go by a system step left
         st = site.stations
         self.stations: dict[str, StationState] = {
             name: StationState(env, name, getattr(st, name), plan.stations[name]) for name in plan.stations
@@ -94,6 +99,8 @@ class SiteModel:
             "sent_home": 0,
             "no_dose": 0,
         }
+        if site.unselectable > 0:
+            self.turned_away["not_selectable"] = 0
         self.present = 0  # admitted, not yet vaccinated nor turned away
         self.inside = 0  # admitted and not yet left (includes those in observation)
         self.waiting = 0  # in the queues before vaccination (the waiting area)
@@ -160,6 +167,8 @@ class SiteModel:
             return
         self.mode.set(True)
         back = self.timeline.stable_from(self.env.now, rule.back_after)
+        if rule.min_dwell > 0:
+            back = max(back, self.env.now + rule.min_dwell)  # no zero-length paper episodes
         if back < math.inf:
             self.env.process(self.mode.follow([(back, False)]))
 
@@ -201,7 +210,7 @@ class SiteModel:
         return False
 
     def _visit(self, i: int, arrived: float) -> Proc:
-        env, mode, quick = self.env, self.mode, self.system.quick
+        env, mode, quick, unsel = self.env, self.mode, self.system.quick, self.unselectable
         if arrived >= self.closes:
             self.turned_away["after_close"] += 1
             return
@@ -229,7 +238,7 @@ class SiteModel:
                     return
             if st.needs_system and mode.paper:
                 paper = True
-            d = quick(st, i, paper)
+            d = quick(st, i, paper) if not (unsel and i in unsel) else -1.0
             if d >= 0.0:
                 st.busy += d
                 yield env.timeout(d)
@@ -238,7 +247,7 @@ class SiteModel:
             st.res.release()
             if paper is None:
                 self.waiting -= 1
-                self._leave("sent_home")
+                self._leave(self.unserved)
                 return
 
         vac = self.vac
@@ -323,7 +332,8 @@ class SiteModel:
             yield env.timeout(d)
             return True
         lat, state = self.system.attempt(st.latency[i])
-        if state != DOWN and lat <= self.server.timeout:
+        never = may_leave and i in self.unselectable
+        if not never and state != DOWN and lat <= self.server.timeout:
             st.transactions.append(env.now + lat)
             d = st.service[i] + lat
             st.busy += d
@@ -332,13 +342,19 @@ class SiteModel:
         # The system does not answer: retry, then hold until it answers or the site goes to paper.
         t0 = env.now
         tries: list[float] = []
-        done = self.system.completion(t0, lat, state, tries)
+        if never:
+            done, give_up = math.inf, hopeless(self.server, t0, tries)
+        else:
+            done, give_up = self.system.completion(t0, lat, state, tries), math.inf
+        n = self.tries_limit
+        personal = tries[n - 1] + self.server.timeout if n is not None and len(tries) >= n else math.inf
+        let_go = min(personal, give_up, done)  # paper for this person, or given up on
         self.blocked += 1
         self._queue_trigger(st)
         if not mode.paper:
             events: list[simpy.Event] = []
-            if done < math.inf:
-                events.append(env.timeout(done - t0))
+            if let_go < math.inf:
+                events.append(env.timeout(let_go - t0))
             if self.can_switch:
                 events.append(mode.paper_event)
             if may_leave and self.send_home and not self.closed:
@@ -351,13 +367,14 @@ class SiteModel:
         self.failed_attempts += [a for a in tries if a <= now]  # not those planned after going to paper
         st.blocked_time += now - t0
         st.busy += now - t0
-        if now < done and mode.paper:
+        if now < done and (mode.paper or now >= personal):
             d = st.paper_service[i]
             st.busy += d
             yield env.timeout(d)
             return True
         if now < done:
-            return None  # sent home at close
+            self.unserved = "not_selectable" if now >= give_up else "sent_home"
+            return None  # sent home at close, or not selectable and given up on
         st.transactions.append(done)
         d = st.service[i]
         st.busy += d

@@ -25,6 +25,7 @@ SOURCES = (
     "back_entry",  # time to enter a paper record later, and whether it needs reconciliation
     "server_failures",  # the central server's stochastic up/down process
     "connectivity",  # each site's own link failures
+    "unselectable",  # which booked beneficiaries the system cannot select all day
 )
 
 

@@ -154,6 +154,11 @@ class Site(Strict):
     vials: Vials = Field(default_factory=Vials)
     paper: Paper = Field(default_factory=Paper)
     connectivity: Connectivity = Field(default_factory=Connectivity)
+    unselectable: Share = Field(
+        0.0,
+        description="Share of booked beneficiaries the system cannot select all day (a name missing from the "
+        "list; launch-day reports: 'beneficiaries not selectable'). Their online verification always fails.",
+    )
     policy: str | None = Field(
         None, description="Pin this site to one policy in every run (e.g. a site with no link at all)."
     )
