@@ -29,6 +29,7 @@ from typing import Any
 
 import simpy
 
+from simulation import shifts
 from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
 from simulation.mode import Mode
@@ -73,6 +74,13 @@ class SiteModel:
         self.tries_limit: int | None = getattr(policy, "paper_after_tries", None)
         self.unselectable = plan.unselectable
         self.unserved = "sent_home"  # why the last beneficiary let go by a system step left
+        # Shifts and roles (issue 19, simulation.shifts): staff leave at the shift end; shared jobs.
+        self.let_go = False  # those still waiting are let go (closed with send_home, or staff left)
+        self.staff_left = False
+        self.shift_event = env.event()
+        self.shift_ends = site.shift is not None and site.shift.ends is not None
+        self.home_reason = "sent_home"
+        self.rec_by_vac = site.roles.vaccinator_records
         st = site.stations
         self.stations: dict[str, StationState] = {
             name: StationState(env, name, getattr(st, name), plan.stations[name]) for name in plan.stations
@@ -101,6 +109,8 @@ class SiteModel:
         }
         if site.unselectable > 0:
             self.turned_away["not_selectable"] = 0
+        if site.shift is not None and site.shift.at_shift_end == "rebook":
+            self.turned_away["rebooked"] = 0
         self.present = 0  # admitted, not yet vaccinated nor turned away
         self.inside = 0  # admitted and not yet left (includes those in observation)
         self.waiting = 0  # in the queues before vaccination (the waiting area)
@@ -111,6 +121,8 @@ class SiteModel:
         self.queue_leaves: list[float] = []
         after_close = site.paper.back_entry_when == "after_close"
         self.backlog = Backlog(env, self.mode, timeline, plan, self.closes, after_close)
+        if site.roles.verifier_back_entry:
+            self.backlog.station = self.stations["verification"]  # the verifier enters between beneficiaries
         self.failed_attempts: list[float] = []  # start times of attempts the system did not answer
 
     # -- the day ---------------------------------------------------------------------------
@@ -126,8 +138,10 @@ class SiteModel:
             if rest:
                 env.process(self.mode.follow(rest))
         env.process(self._close())
-        for _ in range(self.site.paper.back_entry_staff):
+        clerks = self.backlog.station.staff if self.backlog.station else self.site.paper.back_entry_staff
+        for _ in range(clerks):
             env.process(self.backlog.clerk())
+        shifts.start(self)
         env.run(until=HORIZON)
         self.vials.session_end()
         for st in self.stations.values():
@@ -157,6 +171,7 @@ class SiteModel:
         self.closed = True
         self.close_event.succeed()
         if self.send_home:
+            self.let_go = True
             for st in (*self.pre, self.vac):
                 st.res.send_all_home()
 
@@ -185,7 +200,7 @@ class SiteModel:
         if deadline <= now:
             self._leave("patience", deadline)
         else:
-            self._leave("sent_home")
+            self._leave(self.home_reason)
 
     def _wait(self, st: StationState, deadline: float) -> Proc:
         """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
@@ -225,9 +240,9 @@ class SiteModel:
         deadline = arrived + self.patience
         paper = False
         for st in self.pre:
-            if self.closed and self.send_home:
+            if self.let_go:
                 self.waiting -= 1
-                self._leave("sent_home")
+                self._leave(self.home_reason)
                 return
             if st.res.acquire():
                 st.waits.append(0.0)
@@ -251,9 +266,9 @@ class SiteModel:
                 return
 
         vac = self.vac
-        if self.closed and self.send_home:
+        if self.let_go:
             self.waiting -= 1
-            self._leave("sent_home")
+            self._leave(self.home_reason)
             return
         if vac.res.acquire():
             vac.waits.append(0.0)
@@ -276,6 +291,8 @@ class SiteModel:
         now = env.now
         self.vacc_times.append(now)
         self.to_vaccination.append(start - arrived)
+        if self.rec_by_vac:
+            paper = yield from shifts.record_by_vaccinator(self, i, paper)
         seats = self.seats
         if seats is not None and not seats.acquire():
             t0 = env.now
@@ -284,7 +301,7 @@ class SiteModel:
         vac.res.release()
         obs_end = env.now + self.obs[i]
 
-        rec = self.rec
+        rec = self.rec if not self.rec_by_vac else None
         if rec is not None:
             if rec.res.acquire():
                 rec.waits.append(0.0)
@@ -359,6 +376,8 @@ class SiteModel:
                 events.append(mode.paper_event)
             if may_leave and self.send_home and not self.closed:
                 events.append(self.close_event)
+            if may_leave and self.shift_ends and not self.staff_left:
+                events.append(self.shift_event)
             if not events:
                 events.append(self.never)
             yield events[0] if len(events) == 1 else env.any_of(events)
@@ -373,7 +392,7 @@ class SiteModel:
             yield env.timeout(d)
             return True
         if now < done:
-            self.unserved = "not_selectable" if now >= give_up else "sent_home"
+            self.unserved = "not_selectable" if now >= give_up else self.home_reason
             return None  # sent home at close, or not selectable and given up on
         st.transactions.append(done)
         d = st.service[i]

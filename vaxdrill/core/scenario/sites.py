@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist, Distribution
+from vaxdrill.core.scenario.shifts import Roles, Shift
 from vaxdrill.core.scenario.units import ClockTime, Duration, Share
 
 
@@ -159,6 +160,8 @@ class Site(Strict):
         description="Share of booked beneficiaries the system cannot select all day (a name missing from the "
         "list; launch-day reports: 'beneficiaries not selectable'). Their online verification always fails.",
     )
+    shift: Shift | None = Field(None, description="Shift end and breaks (none: staff stay until everyone is served).")
+    roles: Roles = Field(default_factory=Roles)
     policy: str | None = Field(
         None, description="Pin this site to one policy in every run (e.g. a site with no link at all)."
     )
@@ -167,4 +170,10 @@ class Site(Strict):
     def _hours(self) -> Site:
         if self.closes <= self.opens:
             raise ValueError("closes must be after opens")
+        if self.shift is not None and self.shift.ends is not None and self.shift.ends < self.closes:
+            raise ValueError("shift.ends must be at or after closes (staff leave after the session closes)")
+        if self.roles.vaccinator_records and self.stations.recording is None:
+            raise ValueError("roles.vaccinator_records needs a `recording` station (its service times)")
+        if self.roles.verifier_back_entry and self.stations.verification is None:
+            raise ValueError("roles.verifier_back_entry needs a `verification` station")
         return self
