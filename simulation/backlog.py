@@ -18,6 +18,7 @@ import simpy
 from simulation.availability import HORIZON, Timeline
 from simulation.mode import Mode
 from simulation.plan import SitePlan
+from simulation.staff import StationState
 
 
 class Backlog:
@@ -29,7 +30,7 @@ class Backlog:
 
     __slots__ = (
         "after_close", "closes", "entered_times", "env", "mode", "paper_times", "pending", "plan", "reconciled",
-        "records_event", "timeline",
+        "records_event", "station", "timeline",
     )  # fmt: skip
 
     def __init__(
@@ -43,6 +44,7 @@ class Backlog:
         self.reconciled = 0
         self.pending: deque[int] = deque()
         self.records_event: simpy.Event | None = None
+        self.station: StationState | None = None  # set when a station's staff enter records (roles)
 
     def add(self, beneficiary: int) -> None:
         self.paper_times.append(self.env.now)
@@ -78,6 +80,12 @@ class Backlog:
                 yield env.timeout(up - now)
                 continue
             j = self.pending.popleft()
+            st = self.station
+            if st is not None and not st.res.acquire():
+                yield st.res.wait()  # the verifier takes the record between beneficiaries, in turn
             yield env.timeout(back_entry[j])
+            if st is not None:
+                st.busy += back_entry[j]
+                st.res.release()
             self.entered_times.append(env.now)
             self.reconciled += recon[j]

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.availability import HORIZON
+from simulation.shifts import breaks_minutes, staff_metrics
 from simulation.site import SiteModel
 from vaxdrill.core.scenario.units import format_clock
 from vaxdrill.core.stats import quantile
@@ -101,6 +102,8 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
     out["backlog_cleared_after_close_minutes"] = (cleared - m.closes) / 60.0
     out["reconciliation"] = m.backlog.reconciled
     out["span_minutes"] = span / 60.0
+    if site.shift is not None or site.roles.vaccinator_records or site.roles.verifier_back_entry:
+        out.update(staff_metrics(site, end, breaks_minutes(site)))  # only when asked: older outputs unchanged
     return out
 
 
@@ -120,6 +123,9 @@ SUMMED = {
     "backlog_at_close",
     "backlog_at_midnight",
     "reconciliation",
+    "staff",
+    "staff_hours",
+    "staff_hours_after_close",
 }
 
 

@@ -21,19 +21,21 @@ from simulation.policies import Switch
 class Mode:
     """Whether the site works on paper (:attr:`paper`), with one event per direction of change."""
 
-    __slots__ = ("env", "online_event", "paper", "paper_event")
+    __slots__ = ("changes", "env", "online_event", "paper", "paper_event")
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self.paper = False
         self.paper_event = env.event()
         self.online_event = env.event()
+        self.changes: list[tuple[float, bool]] = []  # (clock time, paper?) of every change, in order
 
     def set(self, paper: bool) -> None:
         """Go to paper (True) or back online (False); wake whoever waits for that change."""
         if paper == self.paper:
             return
         self.paper = paper
+        self.changes.append((self.env.now, paper))
         if paper:
             ev, self.paper_event = self.paper_event, self.env.event()
         else:

@@ -22,8 +22,9 @@ from simulation.policies import switches
 from simulation.serverload import ServerLoad, server_load
 from simulation.site import SiteModel
 from simulation.streams import streams
+from simulation.triggers import first_system_latencies, slow_switches
 from vaxdrill.core.scenario.model import Scenario
-from vaxdrill.core.scenario.policies import Policy, Wait
+from vaxdrill.core.scenario.policies import OfflineWhenSlow, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
 
 
@@ -93,7 +94,11 @@ def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: di
     sites = day.sites or scenario.sites
     for k, (site, plan, tl) in enumerate(zip(sites, day.plans, day.timelines, strict=True)):
         policy = policies[site.policy] if site.policy else policies[policy_name]
-        rules = switches(policy, tl, site.opens)
+        if isinstance(policy, OfflineWhenSlow):
+            latencies = first_system_latencies(plan.stations)
+            rules = slow_switches(policy, tl, site.opens, latencies, scenario.server, day.load)
+        else:
+            rules = switches(policy, tl, site.opens)
         kind = FlowSiteModel if site.flow else SiteModel
         model = kind(site, plan, tl, scenario.server, policy, rules, day.load).run()
         per_site.append(site_metrics(model, scenario.checkpoints))

@@ -61,6 +61,7 @@ class SitePlan:
     back_entry: list[float]  # time to enter each beneficiary's paper record, reconciliation included
     needs_reconciliation: list[bool]
     retry_latency: list[float]
+    unselectable: frozenset[int] = frozenset()  # booked beneficiaries the system cannot select all day
 
 
 def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[float]:
@@ -131,6 +132,11 @@ def draw_site(
     back = site.paper.back_entry.sample(b, n)
     recon = b.random(n) < paper.reconciliation_share
     back = back + np.where(recon, paper.reconciliation_time.sample(b, n), 0.0)
+    unselectable: frozenset[int] = frozenset()
+    if site.unselectable > 0 and booked:
+        # Its own stream, drawn only when asked for: scenarios without it keep every other draw.
+        picked = rngs["unselectable"].random(booked) < site.unselectable
+        unselectable = frozenset(np.flatnonzero(picked).tolist())
     return SitePlan(
         booked=booked,
         walk_ins=n_walk,
@@ -142,4 +148,5 @@ def draw_site(
         back_entry=back.tolist(),
         needs_reconciliation=recon.tolist(),
         retry_latency=_latency(latency, rngs["retry_latency"], RETRY_DRAWS, profiled),
+        unselectable=unselectable,
     )

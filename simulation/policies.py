@@ -4,7 +4,8 @@ Every policy except ``offline_when_queue`` depends only on the site's availabili
 :class:`~simulation.availability.Timeline`, which is realised before the day is simulated, so its
 switches are computed here as a list of ``(clock time, paper?)``. ``offline_when_queue`` depends on
 the queue, which only the running model knows; the site model applies it (see
-:meth:`simulation.site.SiteModel._queue_trigger`).
+:meth:`simulation.site.SiteModel._queue_trigger`). ``offline_when_slow`` also needs the site's
+latency draws and the server: :mod:`simulation.triggers` computes its switches.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ from __future__ import annotations
 import math
 
 from simulation.availability import Timeline
-from vaxdrill.core.scenario.policies import OfflineAfter, OfflineAt, OfflineFirst, OfflineWhenQueue, Policy, Wait
+from vaxdrill.core.scenario.policies import (
+    OfflineAfter,
+    OfflineAt,
+    OfflineFirst,
+    OfflineWhenQueue,
+    OfflineWhenSlow,
+    Policy,
+    Wait,
+)
 
 Switch = tuple[float, bool]
 
 
 def switches(policy: Policy, timeline: Timeline, opens: float) -> list[Switch]:
     """The site's switches to paper (True) and back online (False), in time order."""
-    if isinstance(policy, Wait | OfflineWhenQueue):
+    if isinstance(policy, Wait | OfflineWhenQueue | OfflineWhenSlow):  # decided at run time / in triggers
         return []
     if isinstance(policy, OfflineFirst):
         return [(0.0, True)]

@@ -29,6 +29,7 @@ from typing import Any
 
 import simpy
 
+from simulation import shifts
 from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
 from simulation.mode import Mode
@@ -37,6 +38,7 @@ from simulation.policies import Switch
 from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
 from simulation.transactions import SystemLink
+from simulation.triggers import hopeless
 from simulation.vials import VialStock
 from vaxdrill.core.scenario.policies import OfflineWhenQueue, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
@@ -68,6 +70,17 @@ class SiteModel:
         self.capacity = site.waiting_capacity
         self.can_switch = not isinstance(policy, Wait)
         self.queue_rule = policy if isinstance(policy, OfflineWhenQueue) else None
+        # Per beneficiary (issue 19): paper for one person after N failed attempts; some cannot be selected.
+        self.tries_limit: int | None = getattr(policy, "paper_after_tries", None)
+        self.unselectable = plan.unselectable
+        self.unserved = "sent_home"  # why the last beneficiary let go by a system step left
+        # Shifts and roles (issue 19, simulation.shifts): staff leave at the shift end; shared jobs.
+        self.let_go = False  # those still waiting are let go (closed with send_home, or staff left)
+        self.staff_left = False
+        self.shift_event = env.event()
+        self.shift_ends = site.shift is not None and site.shift.ends is not None
+        self.home_reason = "sent_home"
+        self.rec_by_vac = site.roles.vaccinator_records
         self._build_stations()
         # Mode and signals.
         self.mode = Mode(env)
@@ -86,6 +99,10 @@ class SiteModel:
             "sent_home": 0,
             "no_dose": 0,
         }
+        if site.unselectable > 0:
+            self.turned_away["not_selectable"] = 0
+        if site.shift is not None and site.shift.at_shift_end == "rebook":
+            self.turned_away["rebooked"] = 0
         self.present = 0  # admitted, not yet vaccinated nor turned away
         self.inside = 0  # admitted and not yet left (includes those in observation)
         self.waiting = 0  # in the queues before vaccination (the waiting area)
@@ -96,6 +113,8 @@ class SiteModel:
         self.queue_leaves: list[float] = []
         after_close = site.paper.back_entry_when == "after_close"
         self.backlog = Backlog(env, self.mode, timeline, plan, self.closes, after_close)
+        if site.roles.verifier_back_entry:
+            self.backlog.station = self.stations["verification"]  # the verifier enters between beneficiaries
         self.failed_attempts: list[float] = []  # start times of attempts the system did not answer
 
     def _build_stations(self) -> None:
@@ -123,8 +142,10 @@ class SiteModel:
             if rest:
                 env.process(self.mode.follow(rest))
         env.process(self._close())
-        for _ in range(self.site.paper.back_entry_staff):
+        clerks = self.backlog.station.staff if self.backlog.station else self.site.paper.back_entry_staff
+        for _ in range(clerks):
             env.process(self.backlog.clerk())
+        shifts.start(self)
         env.run(until=HORIZON)
         self.vials.session_end()
         for st in self.stations.values():
@@ -154,6 +175,7 @@ class SiteModel:
         self.closed = True
         self.close_event.succeed()
         if self.send_home:
+            self.let_go = True
             for st in (*self.pre, self.vac):
                 st.res.send_all_home()
 
@@ -164,6 +186,8 @@ class SiteModel:
             return
         self.mode.set(True)
         back = self.timeline.stable_from(self.env.now, rule.back_after)
+        if rule.min_dwell > 0:
+            back = max(back, self.env.now + rule.min_dwell)  # no zero-length paper episodes
         if back < math.inf:
             self.env.process(self.mode.follow([(back, False)]))
 
@@ -180,7 +204,7 @@ class SiteModel:
         if deadline <= now:
             self._leave("patience", deadline)
         else:
-            self._leave("sent_home")
+            self._leave(self.home_reason)
 
     def _wait(self, st: StationState, deadline: float) -> Proc:
         """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
@@ -205,7 +229,7 @@ class SiteModel:
         return False
 
     def _visit(self, i: int, arrived: float) -> Proc:
-        env, mode, quick = self.env, self.mode, self.system.quick
+        env, mode, quick, unsel = self.env, self.mode, self.system.quick, self.unselectable
         if arrived >= self.closes:
             self.turned_away["after_close"] += 1
             return
@@ -220,9 +244,9 @@ class SiteModel:
         deadline = arrived + self.patience
         paper = False
         for st in self.pre:
-            if self.closed and self.send_home:
+            if self.let_go:
                 self.waiting -= 1
-                self._leave("sent_home")
+                self._leave(self.home_reason)
                 return
             if st.res.acquire():
                 st.waits.append(0.0)
@@ -233,7 +257,7 @@ class SiteModel:
                     return
             if st.needs_system and mode.paper:
                 paper = True
-            d = quick(st, i, paper)
+            d = quick(st, i, paper) if not (unsel and i in unsel) else -1.0
             if d >= 0.0:
                 st.busy += d
                 yield env.timeout(d)
@@ -242,13 +266,13 @@ class SiteModel:
             st.res.release()
             if paper is None:
                 self.waiting -= 1
-                self._leave("sent_home")
+                self._leave(self.unserved)
                 return
 
         vac = self.vac
-        if self.closed and self.send_home:
+        if self.let_go:
             self.waiting -= 1
-            self._leave("sent_home")
+            self._leave(self.home_reason)
             return
         if vac.res.acquire():
             vac.waits.append(0.0)
@@ -271,6 +295,8 @@ class SiteModel:
         now = env.now
         self.vacc_times.append(now)
         self.to_vaccination.append(start - arrived)
+        if self.rec_by_vac:
+            paper = yield from shifts.record_by_vaccinator(self, i, paper)
         seats = self.seats
         if seats is not None and not seats.acquire():
             t0 = env.now
@@ -279,7 +305,7 @@ class SiteModel:
         vac.res.release()
         obs_end = env.now + self.obs[i]
 
-        rec = self.rec
+        rec = self.rec if not self.rec_by_vac else None
         if rec is not None:
             if rec.res.acquire():
                 rec.waits.append(0.0)
@@ -327,7 +353,8 @@ class SiteModel:
             yield env.timeout(d)
             return True
         lat, state = self.system.attempt(st.latency[i])
-        if state != DOWN and lat <= self.server.timeout:
+        never = may_leave and i in self.unselectable
+        if not never and state != DOWN and lat <= self.server.timeout:
             st.transactions.append(env.now + lat)
             d = st.service[i] + lat
             st.busy += d
@@ -336,17 +363,25 @@ class SiteModel:
         # The system does not answer: retry, then hold until it answers or the site goes to paper.
         t0 = env.now
         tries: list[float] = []
-        done = self.system.completion(t0, lat, state, tries)
+        if never:
+            done, give_up = math.inf, hopeless(self.server, t0, tries)
+        else:
+            done, give_up = self.system.completion(t0, lat, state, tries), math.inf
+        n = self.tries_limit
+        personal = tries[n - 1] + self.server.timeout if n is not None and len(tries) >= n else math.inf
+        let_go = min(personal, give_up, done)  # paper for this person, or given up on
         self.blocked += 1
         self._queue_trigger(st)
         if not mode.paper:
             events: list[simpy.Event] = []
-            if done < math.inf:
-                events.append(env.timeout(done - t0))
+            if let_go < math.inf:
+                events.append(env.timeout(let_go - t0))
             if self.can_switch:
                 events.append(mode.paper_event)
             if may_leave and self.send_home and not self.closed:
                 events.append(self.close_event)
+            if may_leave and self.shift_ends and not self.staff_left:
+                events.append(self.shift_event)
             if not events:
                 events.append(self.never)
             yield events[0] if len(events) == 1 else env.any_of(events)
@@ -355,13 +390,14 @@ class SiteModel:
         self.failed_attempts += [a for a in tries if a <= now]  # not those planned after going to paper
         st.blocked_time += now - t0
         st.busy += now - t0
-        if now < done and mode.paper:
+        if now < done and (mode.paper or now >= personal):
             d = st.paper_service[i]
             st.busy += d
             yield env.timeout(d)
             return True
         if now < done:
-            return None  # sent home at close
+            self.unserved = "not_selectable" if now >= give_up else self.home_reason
+            return None  # sent home at close, or not selectable and given up on
         st.transactions.append(done)
         d = st.service[i]
         st.busy += d

@@ -27,6 +27,7 @@ SOURCES = (
     "connectivity",  # each site's own link failures
     "routing",  # flow stations: whether a beneficiary visits a station, and where they go next
     "per_site",  # parameters that differ between sites, drawn once per site and replication
+    "unselectable",  # which booked beneficiaries the system cannot select all day
 )
 
 

@@ -48,11 +48,18 @@ def simulate(
     force: Annotated[
         bool, typer.Option("--force", help="Run even when the run's estimated time or memory is over budget.")
     ] = False,
+    flip_check: Annotated[
+        bool,
+        typer.Option(
+            "--flip-check", help="Run again with every site's at_close the other way; say whether the answer flips."
+        ),
+    ] = False,
 ) -> None:
     """Compare offline-fallback policies on the scenario's session sites (replicated, with CRN)."""
     from simulation.acrosssites import write_across_sites
     from simulation.experiment import choose_policies, run_replications, summary
     from simulation.outputs import write_csvs, write_plots
+    from simulation.planner import planner_document
     from vaxdrill.report.simulation import write_report
 
     scenario = load_scenario(scenario_path)
@@ -85,6 +92,8 @@ def simulate(
         results = run_replications(scenario, n, root, names, workers, on_done=lambda _r: progress.advance(task))
     doc = summary(scenario, results, root).to_json()
     write_json(run.path / "summary.json", doc)
+    planner = planner_document(scenario, results, root, flip_check)
+    write_json(run.path / "planner.json", planner)
     write_csvs(run.path, scenario, results)
     write_plots(run.path, scenario, results)
     write_across_sites(run.path, scenario, results)
@@ -110,7 +119,8 @@ def simulate(
     title = f"{scenario.name}: means and 95% intervals over {n} replication(s)"
     out.print(fit_or_stack(out, title, ["policy", *(label for _, label in cols)], rows))
     out.print(f"[bold]{doc['answer']}[/bold]", highlight=False)
-    out.print(f"results: {run.path}/ (summary.json, report.html, CSVs, plots)", highlight=False)
+    out.print(planner["sentence"], highlight=False)
+    out.print(f"results: {run.path}/ (summary.json, planner.json, report.html, CSVs, plots)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

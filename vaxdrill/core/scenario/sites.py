@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist, Distribution
 from vaxdrill.core.scenario.flow import FlowStation, check_flow
+from vaxdrill.core.scenario.shifts import Roles, Shift
 from vaxdrill.core.scenario.units import ClockTime, Duration, Share
 
 
@@ -158,6 +159,13 @@ class Site(Strict):
     vials: Vials = Field(default_factory=Vials)
     paper: Paper = Field(default_factory=Paper)
     connectivity: Connectivity = Field(default_factory=Connectivity)
+    unselectable: Share = Field(
+        0.0,
+        description="Share of booked beneficiaries the system cannot select all day (a name missing from the "
+        "list; launch-day reports: 'beneficiaries not selectable'). Their online verification always fails.",
+    )
+    shift: Shift | None = Field(None, description="Shift end and breaks (none: staff stay until everyone is served).")
+    roles: Roles = Field(default_factory=Roles)
     policy: str | None = Field(
         None, description="Pin this site to one policy in every run (e.g. a site with no link at all)."
     )
@@ -173,4 +181,10 @@ class Site(Strict):
             raise ValueError("closes must be after opens")
         if self.flow is not None:
             check_flow(self.flow)
+        if self.shift is not None and self.shift.ends is not None and self.shift.ends < self.closes:
+            raise ValueError("shift.ends must be at or after closes (staff leave after the session closes)")
+        if self.roles.vaccinator_records and self.stations.recording is None:
+            raise ValueError("roles.vaccinator_records needs a `recording` station (its service times)")
+        if self.roles.verifier_back_entry and self.stations.verification is None:
+            raise ValueError("roles.verifier_back_entry needs a `verification` station")
         return self
