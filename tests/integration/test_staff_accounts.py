@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from regserver.db import staff_accounts, vaccinations
-from tests.integration.conftest import ADMIN_AUTH, STAFF, Srv
+from regserver.seed import session_id_for
+from tests.integration.conftest import ADMIN_AUTH, RAIGAD, STAFF, Srv
+from tests.polling import wait_until
+from vaxdrill.core.scenario import load_scenario
+from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.loadtest.server_process import ServerProcess
 
-pytestmark = pytest.mark.asyncio
 LOGIN = "/api/v2/staff/login"
 SEEDED = "00000100000002"  # a booked beneficiary of the first site (DGH Alibag)
 
@@ -26,6 +32,7 @@ def dose(ref: str, session: str) -> dict[str, object]:
             "dose": 1, "administered_at": at}  # fmt: skip
 
 
+@pytest.mark.asyncio
 async def test_a_staff_member_logs_in_only_with_their_own_accounts_credential(srv: Srv) -> None:
     c = srv.client
     asha = await srv.account(100001, "asha")
@@ -48,6 +55,7 @@ async def test_a_staff_member_logs_in_only_with_their_own_accounts_credential(sr
     assert stored.startswith("scrypt$16384$8$1$") and asha not in stored
 
 
+@pytest.mark.asyncio
 async def test_the_audit_column_names_the_authenticated_account_and_own_centre_checks_hold(srv: Srv) -> None:
     asha = await srv.account(100001, "asha")
     r = await srv.client.post(LOGIN, json={"center_id": 100001, "staff_id": "asha", "secret": asha})
@@ -67,6 +75,7 @@ async def test_the_audit_column_names_the_authenticated_account_and_own_centre_c
     assert (await srv.client.get(f"/api/v2/staff/sessions/{srv.alibag}/due", headers=other)).status_code == 403
 
 
+@pytest.mark.asyncio
 async def test_an_idempotency_key_replays_only_to_the_staff_member_who_used_it(srv: Srv) -> None:
     c = srv.client
     asha, ravi = await srv.account(100001, "asha"), await srv.account(100001, "ravi")
@@ -88,6 +97,7 @@ async def test_an_idempotency_key_replays_only_to_the_staff_member_who_used_it(s
     assert mine.headers.get("Idempotent-Replayed") == "true" and mine.content == first.content
 
 
+@pytest.mark.asyncio
 async def test_key_rotation_revokes_every_token_issued_before_it_and_keeps_photo_ids(srv: Srv) -> None:
     c = srv.client
     citizen = await srv.login("9876500001")
@@ -112,6 +122,7 @@ async def test_key_rotation_revokes_every_token_issued_before_it_and_keeps_photo
     assert (await c.post("/api/v2/admin/keys/rotate")).status_code == 401  # an admin route
 
 
+@pytest.mark.asyncio
 async def test_a_bearer_token_in_any_encoding_is_refused_with_401_never_a_500(srv: Srv) -> None:
     c = srv.client
     # Latin-1 bytes (what HTTP headers carry) that are not ASCII, in every part of a token.
@@ -121,3 +132,21 @@ async def test_a_bearer_token_in_any_encoding_is_refused_with_401_never_a_500(sr
             assert (r.status_code, r.json()["errorCode"]) == (401, "AUTH_INVALID"), (raw, path)
         r = await c.get("/api/v2/admin/faults", headers={b"authorization": b"Bearer " + raw})
         assert r.status_code == 403, raw
+
+
+def test_a_rotation_on_one_worker_revokes_old_tokens_on_every_worker(tmp_path: Path) -> None:
+    args = ("--db", f"sqlite:///{tmp_path / 's.db'}", "--seed-data", str(RAIGAD), "--drill")
+    with ServerProcess(*args, workers=2, secrets=DRILL_SECRETS) as server:
+        login = {"center_id": 100001, "staff_id": "drill", "secret": STAFF}
+        token = httpx.post(f"{server.url}/api/v2/staff/login", json=login, timeout=10).json()["token"]
+        due = f"{server.url}/api/v2/staff/sessions/{session_id_for(load_scenario(RAIGAD), 'DGH Alibag')}/due"
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(due, headers=auth, timeout=10).status_code == 200
+        admin = {"Authorization": f"Bearer {DRILL_SECRETS.admin_token}"}
+        assert httpx.post(f"{server.url}/api/v2/admin/keys/rotate", headers=admin, timeout=10).status_code == 200
+
+        def refused_everywhere() -> bool:
+            # A new connection each time: the kernel spreads them over both workers.
+            return all(httpx.get(due, headers=auth, timeout=10).status_code == 401 for _ in range(20))
+
+        wait_until(refused_everywhere, timeout=15, what="every worker refusing the token signed before rotation")
