@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from vaxdrill.loadtest.server_process import ServerProcess  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
-STAFF_SECRET = "bench-staff"
+STAFF_CREDENTIAL = "bench-staff-credential"
 PATH = "/api/v2/staff/vaccinations"
 FIND = "/api/v2/appointment/sessions/public/findByDistrict"
 OK = {200, 201}
@@ -298,7 +298,9 @@ def serving(label: str, extra: list[str], args: argparse.Namespace, folder: Path
     """A fresh seeded server (SQLite, 1 worker) and a maker of the workload's requests for it."""
     db = f"sqlite:///{folder / f'{label}.db'}"
     serve = ["--db", db, "--reset", "--seed-data", str(SCENARIO), "--admin-token", "bench"]
-    serve += ["--staff-secret", STAFF_SECRET, *extra]
+    accounts = folder / f"{label}-staff.yaml"
+    accounts.write_text(f"- {{center_id: 100001, staff_id: bench, credential: {STAFF_CREDENTIAL}}}\n")
+    serve += ["--staff-accounts", str(accounts), *extra]
     if args.workload == "find":
         serve += ["--cache-seconds", "0"]  # every read goes to the database
     with ServerProcess(*serve, workers=1, log=folder / f"{label}.log") as server:
@@ -309,7 +311,7 @@ def serving(label: str, extra: list[str], args: argparse.Namespace, folder: Path
                 return _find_raw(day)
         else:
             session = asyncio.run(people(db, args.people))
-            login = {"center_id": 100001, "staff_id": "bench", "secret": STAFF_SECRET}
+            login = {"center_id": 100001, "staff_id": "bench", "secret": STAFF_CREDENTIAL}
             token = httpx.post(f"{server.url}/api/v2/staff/login", json=login).json()["token"]
             refs = iter(f"{6 * 10**13 + i}" for i in range(args.people))
 

@@ -261,7 +261,7 @@ async def booking_data(db_url: str, folder: Path, people: int, files: int) -> li
     import sqlalchemy as sa
 
     from regserver.db import Database, beneficiaries, sessions, settings
-    from regserver.security import TokenSigner
+    from regserver.security import KeyRing
     from regserver.seed import session_id_for
     from vaxdrill.core.scenario import load_scenario
 
@@ -289,7 +289,7 @@ async def booking_data(db_url: str, folder: Path, people: int, files: int) -> li
         for start in range(0, people, 5000):
             await conn.execute(beneficiaries.insert(), rows[start : start + 5000])
     await db.dispose()
-    signer = TokenSigner(bytes.fromhex(key))
+    signer = KeyRing(bytes.fromhex(key)).signer  # generation 0: the database is made fresh (--reset)
     per = people // files
     paths = []
     for f in range(files):

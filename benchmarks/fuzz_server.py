@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from regserver.app import create_app  # noqa: E402
 from regserver.config import ServerConfig  # noqa: E402
 from vaxdrill.core.otp import drill_otp, otp_hash  # noqa: E402
-from vaxdrill.core.secrets import DRILL_SECRETS  # noqa: E402
+from vaxdrill.core.secrets import DRILL_SECRETS, DRILL_STAFF_ID  # noqa: E402
 from vaxdrill.loadtest.server_process import ServerProcess  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
@@ -101,7 +101,7 @@ def credentials(url: str) -> dict[str, dict[str, str]]:
     citizen = httpx.post(f"{url}/api/v2/auth/public/confirmOTP", json={"otp": otp, "txnId": txn}).json()["token"]
     staff = httpx.post(
         f"{url}/api/v2/staff/login",
-        json={"center_id": 100001, "staff_id": "fuzz", "secret": DRILL_SECRETS.staff_secret},
+        json={"center_id": 100001, "staff_id": DRILL_STAFF_ID, "secret": DRILL_SECRETS.staff_credential(100001)},
     ).json()["token"]
     return {
         "none": {},
@@ -170,8 +170,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vaxdrill-fuzz-") as tmp:
         db = Path(tmp) / "server.db"
         with ServerProcess(
-            "--db", f"sqlite:///{db}", "--seed-data", str(SCENARIO), *DRILL_SECRETS.server_args(), "--drill",
-            "--otp-limit", "1000000", "--max-in-flight", "0", log=Path(tmp) / "server.log",
+            "--db", f"sqlite:///{db}", "--seed-data", str(SCENARIO), "--drill",
+            "--otp-limit", "1000000", "--max-in-flight", "0", log=Path(tmp) / "server.log", secrets=DRILL_SECRETS,
         ) as server:  # fmt: skip
             counts = fuzz(server.url, args.cases, args.seed, log=print if args.verbose else None)
     print(f"cases: {counts.cases}")

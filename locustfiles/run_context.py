@@ -7,7 +7,7 @@ and listeners reach it with :func:`context`. Nothing here is module state: two e
 two contexts.
 
 Options (each also read from its environment variable): ``--scenario`` (``VAXDRILL_SCENARIO``),
-``--drill-otp``, ``--staff-secret``, ``--admin-token`` (:mod:`vaxdrill.core.secrets`),
+``--drill-otp``, ``--drill-staff-key``, ``--admin-token`` (:mod:`vaxdrill.core.secrets`),
 ``--vaxdrill-out``, ``--vaxdrill-mode`` (``loadtest`` or ``capacity``), ``--vaxdrill-run``, ``--faults``
 (``VAXDRILL_FAULTS``: inject the scenario's fault plan; never without it);
 ``VAXDRILL_DURATION`` (set by ``vaxdrill loadtest --duration``) overrides ``load.duration``;
@@ -59,7 +59,7 @@ def add_options(parser: Any) -> None:
         "--drill-otp", env_var=ENV_VARS["drill_otp"], default=DRILL_SECRETS.drill_otp, help="server's drill OTP secret"
     )
     parser.add_argument(
-        "--staff-secret", env_var=ENV_VARS["staff_secret"], default=DRILL_SECRETS.staff_secret, is_secret=True
+        "--drill-staff-key", env_var=ENV_VARS["drill_staff_key"], default=DRILL_SECRETS.drill_staff_key, is_secret=True
     )
     parser.add_argument(
         "--admin-token", env_var=ENV_VARS["admin_token"], default=DRILL_SECRETS.admin_token, is_secret=True
@@ -117,7 +117,7 @@ class RunSettings:
             load=load,
             secrets=DrillSecrets(
                 drill_otp=option("drill_otp", DRILL_SECRETS.drill_otp),
-                staff_secret=option("staff_secret", DRILL_SECRETS.staff_secret),
+                drill_staff_key=option("drill_staff_key", DRILL_SECRETS.drill_staff_key),
                 admin_token=option("admin_token", DRILL_SECRETS.admin_token),
             ),
             mode="capacity" if mode == "capacity" else "loadtest",

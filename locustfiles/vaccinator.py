@@ -24,6 +24,7 @@ from locustfiles.api_call import call
 from locustfiles.drill_user import DrillUser
 from locustfiles.paper import Outbox, PaperRecord
 from locustfiles.run_context import RunContext
+from vaxdrill.core.secrets import DRILL_STAFF_ID
 from vaxdrill.loadtest.paper_sync import definite_refusal, settle
 from vaxdrill.loadtest.retry import RetryBudget, in_flight_wait
 
@@ -96,7 +97,8 @@ def _staff_login(
         policy=ctx.load.retry,
         budget=budget,
         rng=rng,
-        body={"center_id": center_id, "staff_id": f"drill-{ctx.slot}", "secret": ctx.secrets.staff_secret},
+        # The centre's drill account, whose credential derives from the run's drill staff key.
+        body={"center_id": center_id, "staff_id": DRILL_STAFF_ID, "secret": ctx.secrets.staff_credential(center_id)},
     )
     return {"Authorization": f"Bearer {ans.body['token']}"} if ans.ok else None
 

@@ -62,7 +62,7 @@ def take_settings(ctx: RunContext, environment: Environment) -> None:
         return
     secrets = DrillSecrets(
         drill_otp=str(getattr(options, "drill_otp", "") or ctx.secrets.drill_otp),
-        staff_secret=str(getattr(options, "staff_secret", "") or ctx.secrets.staff_secret),
+        drill_staff_key=str(getattr(options, "drill_staff_key", "") or ctx.secrets.drill_staff_key),
         admin_token=str(getattr(options, "admin_token", "") or ctx.secrets.admin_token),
     )
     ctx.settings = ctx.settings.from_master(text, secrets)

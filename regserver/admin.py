@@ -5,16 +5,20 @@ Neither kind is ever shed nor faulted: a drill must be able to clear a fault dur
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from regserver import schemas as s
-from regserver.db import sessions, vaccinations
+from regserver.accounts import hash_credential, put_accounts
+from regserver.db import centers, sessions, vaccinations
 from regserver.errors import ADMIN, ApiProblem, answers
 from regserver.faults import ActiveFault
+from regserver.keys import rotate
 from regserver.metrics import render
 from regserver.responses import json_response
 from regserver.state import Admin, State
@@ -98,6 +102,37 @@ async def all_sessions(_: Admin, st: State) -> Response:
         for r in rows
     ]
     return json_response({"sessions": out})
+
+
+@router.put(
+    "/staff/{center_id}/{staff_id}",
+    status_code=204,
+    response_class=Response,
+    responses=answers(ADMIN, s404=("CENTER_NOT_FOUND",)),
+)
+async def put_staff_account(
+    center_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    staff_id: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")],
+    body: s.StaffCredential,
+    _: Admin,
+    st: State,
+) -> Response:
+    """Create a staff account at one centre, or give it a new credential (stored as a scrypt hash)."""
+    async with st.db.read() as conn:
+        known = (await conn.execute(sa.select(centers.c.center_id).where(centers.c.center_id == center_id))).first()
+    if known is None:
+        raise ApiProblem(404, "CENTER_NOT_FOUND", f"no centre {center_id}")
+    stored = await asyncio.to_thread(hash_credential, body.credential)
+    await put_accounts(st.db, [(center_id, staff_id, stored)])
+    return Response(status_code=204)
+
+
+@router.post("/keys/rotate", response_model=s.KeyGeneration, responses=answers(ADMIN))
+async def rotate_keys(_: Admin, st: State) -> Response:
+    """Sign tokens with a new key from now on: every citizen and staff token issued before is refused
+    (at once on this worker, within half a second on the others)."""
+    st.keys = await rotate(st.db)
+    return json_response({"generation": st.keys.generation})
 
 
 @ops.get("/health", response_model=s.Health, responses=answers())

@@ -9,43 +9,45 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 from collections.abc import AsyncIterator
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 
 from regserver import admin, booking, citizen, corrections, doses, errors, staff
+from regserver.accounts import StaffAccount, put_accounts, put_drill_accounts
 from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
-from regserver.db import Database, settings
+from regserver.db import Database
 from regserver.faults import FaultPlan
 from regserver.guard import Guard
-from regserver.security import TokenSigner
+from regserver.keys import load_keys
 from regserver.seed import SeedSummary, seed
 from regserver.sms import OutboxGateway
 from regserver.state import ServerState, TtlCache
+from regserver.upkeep import Upkeep
 from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.core.scenario.model import Scenario
 
 
-async def signing_key(db: Database) -> bytes:
-    """The token-signing key, made once per database and shared by every worker."""
-    async with db.write() as conn:
-        await conn.execute(db.insert_ignore(settings).values(key="token_key", value=secrets.token_hex(32)))
-        value = (await conn.execute(sa.select(settings.c.value).where(settings.c.key == "token_key"))).scalar_one()
-    return bytes.fromhex(value)
-
-
 async def prepare(
-    config: ServerConfig, scenario: Scenario | None = None, plan: list[Fault] | None = None, reset: bool = False
+    config: ServerConfig,
+    scenario: Scenario | None = None,
+    plan: list[Fault] | None = None,
+    reset: bool = False,
+    accounts: list[StaffAccount] | None = None,
+    drill_staff_key: str | None = None,
 ) -> SeedSummary | None:
-    """Create tables (dropping them first with ``reset``), seed from ``scenario``, post ``plan``."""
+    """Create tables (dropping them first with ``reset``), seed from ``scenario``, post ``plan``; store
+    the operator's staff ``accounts`` and, with ``drill_staff_key``, one drill account per centre."""
     db = Database(config.db, pool_size=1)
     try:
         await db.create_tables(reset=reset)
-        signer = TokenSigner(await signing_key(db))
-        summary = await seed(db, scenario, signer) if scenario is not None else None
+        keys = await load_keys(db)
+        summary = await seed(db, scenario, keys) if scenario is not None else None
+        if drill_staff_key:
+            await put_drill_accounts(db, drill_staff_key)
+        if accounts:
+            await put_accounts(db, [(a.center_id, a.staff_id, a.stored()) for a in accounts])
         if plan:
             faults = FaultPlan(db, config.seed, 0)
             for fault in plan:
@@ -71,16 +73,19 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
         app.state.server = ServerState(
             config=config,
             db=db,
-            signer=TokenSigner(await signing_key(db)),
+            keys=await load_keys(db),
             plan=plan,
             sms=OutboxGateway(db),
             cache=TtlCache(config.cache_seconds),
             batcher=BookingBatcher(db),
         )
+        upkeep = Upkeep(app.state.server)
         plan.start()
+        upkeep.start()
         try:
             yield
         finally:
+            await upkeep.stop()
             await plan.stop()
             await db.dispose()
 

@@ -50,6 +50,10 @@ async def generate_otp(body: s.GenerateOtp, st: State, request: Request) -> Resp
     txn_id = str(uuid.uuid4())
     otp = drill_otp(body.mobile, cfg.drill_otp, txn_id) if cfg.drill_otp else f"{secrets.randbelow(10**6):06d}"
     async with st.db.write() as conn:
+        # Count and insert under one lock per mobile: on PostgreSQL, concurrent requests would all count
+        # the same few rows and all get through (SQLite's writers are serialised already).
+        if not st.db.is_sqlite:
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:m))"), {"m": f"otp:{body.mobile}"})
         recent = (
             await conn.execute(
                 sa.select(sa.func.count(), sa.func.min(otp_txns.c.created_at)).where(
@@ -70,7 +74,7 @@ async def generate_otp(body: s.GenerateOtp, st: State, request: Request) -> Resp
             otp_txns.insert().values(
                 txn_id=txn_id,
                 mobile=body.mobile,
-                otp_hash=otp_hash(otp),
+                otp_hash=st.keys.otp_record(otp_hash(otp)),  # salted and keyed, not what confirmOTP is sent
                 created_at=now,
                 expires_at=now + cfg.otp_ttl,
                 attempts=0,
@@ -108,7 +112,7 @@ async def confirm_otp(body: s.ConfirmOtp, st: State, request: Request) -> Respon
             raise ApiProblem(410, "OTP_TXN_ENDED", "this OTP transaction has ended; ask for a new OTP")
         if row.expires_at <= now:
             raise ApiProblem(410, "OTP_EXPIRED", "the OTP has expired (valid 3 minutes); ask for a new OTP")
-        if not secrets.compare_digest(row.otp_hash, body.otp.lower()):
+        if not st.keys.otp_matches(row.otp_hash, body.otp):
             attempts = row.attempts + 1
             ended = attempts >= st.config.otp_attempts
             await conn.execute(
@@ -166,7 +170,7 @@ def new_reference_id() -> str:
 )
 async def register_beneficiary(body: s.NewBeneficiary, mobile: Citizen, st: State) -> Response:
     ref = new_reference_id()
-    id_hash = st.signer.keyed_hash(f"{body.photo_id_type}:{body.photo_id_number.upper()}")
+    id_hash = st.keys.id_hash(f"{body.photo_id_type}:{body.photo_id_number.upper()}")
     try:
         async with st.db.write() as conn:
             if not st.db.is_sqlite:  # SQLite writers are already serialised; PostgreSQL needs the lock

@@ -16,7 +16,6 @@ class ServerConfig:
 
     db: str = DEFAULT_DB
     drill_otp: str | None = None  # off by default: OTPs go to the SMS outbox only
-    staff_secret: str = ""  # empty: staff login refuses everyone (`vaxdrill serve` makes a random one)
     admin_token: str = ""  # empty: admin routes refuse everyone
     max_in_flight: int = 200  # per worker, hard cap; 0 = no cap
     latency_target: float = 0.05  # adaptive limit: shed once admitted answers take longer on average; 0 = off
@@ -36,6 +35,7 @@ class ServerConfig:
     auth_window: float = 900.0
     seed: int = 0  # root seed of the fault draws (latency, error rate)
     pool_size: int = 8
+    purge_interval: float = 30.0  # expired OTP transactions and SMS outbox rows are deleted this often
     idempotency_lease: float = 30.0  # a claimed key whose request died is free again after this
     # Request bodies over these many bytes are refused (413) before they are read or parsed.
     body_limit: int = 16 * 1024

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
@@ -88,6 +89,15 @@ sms_outbox = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("deliver_at", sa.Float, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),  # queued, dropped
+)
+# One account per staff member, bound to one centre; the credential only as a slow hash (accounts.py).
+staff_accounts = sa.Table(
+    "staff_accounts",
+    metadata,
+    sa.Column("center_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("staff_id", sa.String(40), primary_key=True),
+    sa.Column("credential_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 # Photo ID numbers are kept only as a keyed hash (for the one-ID-one-person rule) and last 4 digits.
 beneficiaries = sa.Table(
@@ -210,6 +220,24 @@ def normalize_url(url: str) -> tuple[str, dict[str, Any]]:
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///FILE or postgresql://...")
 
 
+def private_sqlite_files(url: str) -> None:
+    """Make the SQLite file (and its -wal/-shm) readable by its owner only, creating it if need be.
+
+    The database holds the root key, OTP and photo-ID hashes: no other local user may read it. SQLite
+    gives the -wal and -shm files the mode of the database file, so an owner-only file is enough for a
+    new database; files an older version made are tightened too.
+    """
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
 class Database:
     """Engines and transactions. ``read()`` for queries, ``write()`` for changes (atomic, serialised)."""
 
@@ -223,6 +251,7 @@ class Database:
         # Every write transaction ends in COMMIT or ROLLBACK (engine.begin()), so no reset is needed.
         writes: dict[str, Any] = {"pool_reset_on_return": None}
         if self.is_sqlite:
+            private_sqlite_files(url)
             self.read_engine = create_async_engine(
                 async_url, connect_args=connect, pool_size=pool_size, max_overflow=0, pool_timeout=60, **reads
             )

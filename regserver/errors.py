@@ -58,7 +58,7 @@ COMMON: dict[str, tuple[str, ...]] = {
     "422": ("VALIDATION",),
     "429": ("RATE_LIMIT",),
     "500": ("INTERNAL", "DB_ERROR", "INJECTED_ERROR"),
-    "503": ("OVERLOADED", "OUTAGE", "DB_BUSY"),
+    "503": ("OVERLOADED", "OUTAGE", "DB_BUSY", "RATE_LIMIT_UNAVAILABLE"),
     "5XX": ("INJECTED_ERROR",),
 }
 TOKEN = {"401": ("AUTH_MISSING", "AUTH_MALFORMED", "AUTH_INVALID"), "403": ("AUTH_WRONG_KIND",)}

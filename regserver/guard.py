@@ -27,7 +27,13 @@ from regserver.db import db_delay
 from regserver.limiter import AdaptiveLimit
 from regserver.metrics import CONCURRENCY_LIMIT, FAULTED, IN_FLIGHT, LATENCY, RATE_LIMITED, REQUESTS, SHED
 
-EXEMPT_PREFIXES = ("/api/v2/admin/faults", "/api/v2/admin/vaccinations", "/api/v2/admin/sessions")
+EXEMPT_PREFIXES = (
+    "/api/v2/admin/faults",
+    "/api/v2/admin/vaccinations",
+    "/api/v2/admin/sessions",
+    "/api/v2/admin/staff",
+    "/api/v2/admin/keys",
+)
 EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs"})
 
 
@@ -122,8 +128,11 @@ class Guard:
                 if cfg.per_ip_limit and scope.get("client"):
                     try:
                         wait = await _per_ip(st, scope["client"][0])
-                    except Exception:  # the limit is advisory: a busy database must not fail the request
-                        wait = 0
+                    except Exception:  # fail closed: a limit nobody can count is no limit
+                        label = "rate_limited"
+                        msg = "the per-address limit cannot be checked (database unavailable); retry later"
+                        await _answer(watch, 503, "RATE_LIMIT_UNAVAILABLE", msg, {"Retry-After": "1"})
+                        return
                     if wait:
                         RATE_LIMITED.inc()
                         label = "rate_limited"

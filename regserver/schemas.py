@@ -284,6 +284,16 @@ class FaultList(BaseModel):
     faults: list[FaultOut]
 
 
+class StaffCredential(Body):
+    """A staff account's new credential (``PUT /api/v2/admin/staff/{center_id}/{staff_id}``)."""
+
+    credential: Annotated[str, StringConstraints(min_length=12, max_length=200)]
+
+
+class KeyGeneration(BaseModel):
+    generation: int
+
+
 class FaultCreated(BaseModel):
     fault_id: str
     starts_at: float

@@ -1,8 +1,13 @@
-"""Tokens, and keeping mobile numbers and photo ID numbers out of logs.
+"""Tokens, the keys derived for each purpose, and keeping mobile numbers and photo ID numbers out of logs.
 
-Tokens are signed, not stored: ``kind.subject.expiry.signature`` (HMAC-SHA256 with a key kept in the
-database, so every worker accepts every other worker's tokens). Kinds: ``citizen`` (subject: the
-mobile), ``staff`` (subject: ``center_id:staff_id``).
+Tokens are signed, not stored: ``kind.subject.expiry.signature`` (HMAC-SHA256 with a key derived from
+the root key kept in the database, so every worker accepts every other worker's tokens). Kinds:
+``citizen`` (subject: the mobile), ``staff`` (subject: ``center_id:staff_id``).
+
+One random root key per database; each purpose gets its own key from it (:func:`derive_key`, HKDF's
+expand step): token signing (per key *generation*, so rotating the generation revokes every token
+issued before), photo-ID hashes and OTP hashes (never rotated: stored hashes must still match). A
+leaked token key thus says nothing about photo IDs, and the other way round.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -66,6 +72,8 @@ class TokenSigner:
 
     def _check(self, token: str) -> Claims:
         """Signature and format (not expiry) of ``token``."""
+        if not token.isascii():  # compare_digest refuses non-ASCII text (a TypeError, once a 500)
+            raise TokenError("malformed token")
         parts = token.split(".")
         if len(parts) != 4:
             raise TokenError("malformed token")
@@ -83,9 +91,42 @@ class TokenSigner:
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:20])
 
-    def keyed_hash(self, text: str) -> str:
-        """A hash that cannot be reversed by trying every 10-digit number without the key."""
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+def derive_key(root: bytes, purpose: str) -> bytes:
+    """HKDF-Expand (RFC 5869) with SHA-256, one block: the key for one ``purpose`` only.
+
+    The root is 32 random bytes already, so HKDF's extract step adds nothing and is left out.
+    """
+    return hmac.new(root, purpose.encode() + b"\x01", hashlib.sha256).digest()
+
+
+class KeyRing:
+    """The keys of one root key and token generation; ``generation`` goes up when an admin rotates."""
+
+    def __init__(self, root: bytes, generation: int = 0) -> None:
+        self.generation = generation
+        self.signer = TokenSigner(derive_key(root, f"vaxdrill token signing {generation}"))
+        self._id_key = derive_key(root, "vaxdrill photo id hash")
+        self._otp_key = derive_key(root, "vaxdrill otp hash")
+
+    def id_hash(self, text: str) -> str:
+        """A photo-ID hash that cannot be reversed by trying every number without the key."""
+        return hmac.new(self._id_key, text.encode(), hashlib.sha256).hexdigest()
+
+    def otp_record(self, client_hash: str, salt: str | None = None) -> str:
+        """What is stored for an OTP: 16 hex of per-transaction salt + 48 hex of keyed hash (64 in all).
+
+        ``client_hash`` is what confirmOTP is sent (sha256 hex of the digits); the stored value is
+        not, so a copy of the table cannot be replayed to confirmOTP.
+        """
+        salt = salt if salt is not None else secrets.token_hex(8)
+        mac = hmac.new(self._otp_key, f"{salt}:{client_hash.lower()}".encode(), hashlib.sha256).hexdigest()
+        return salt + mac[:48]
+
+    def otp_matches(self, stored: str, client_hash: str) -> bool:
+        if not client_hash.isascii():
+            return False
+        return hmac.compare_digest(self.otp_record(client_hash, stored[:16]), stored)
 
 
 def mask_mobile(mobile: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from regserver.db import Database, appointments, beneficiaries, centers, districts, sessions, states
-from regserver.security import TokenSigner
+from regserver.security import KeyRing
 from vaxdrill.core.scenario.model import Scenario
 
 NAMESPACE = uuid.UUID("6f1d7c1e-3b7a-4f38-9a55-7d1c0e0a2b11")
@@ -62,7 +62,7 @@ def session_id_for(scenario: Scenario, site_name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{scenario.name}/{site_name}/session"))
 
 
-async def seed(db: Database, scenario: Scenario, signer: TokenSigner, today: dt.date | None = None) -> SeedSummary:
+async def seed(db: Database, scenario: Scenario, keys: KeyRing, today: dt.date | None = None) -> SeedSummary:
     today = today or dt.date.today()
     state_ids: dict[str, int] = {}
     district_ids: dict[tuple[str, str], int] = {}
@@ -123,7 +123,7 @@ async def seed(db: Database, scenario: Scenario, signer: TokenSigner, today: dt.
                     "birth_year": 1950 + (n * 7) % 50,
                     "gender_id": n % 3 + 1,
                     "photo_id_type": 1,
-                    "photo_id_hash": signer.keyed_hash(f"seed:{scenario.name}:{ref}"),
+                    "photo_id_hash": keys.id_hash(f"seed:{scenario.name}:{ref}"),
                     "photo_id_last4": f"{n % 10000:04d}",
                     "comorbidity_ind": "N",
                     "created_at": now,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +11,8 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regserver import schemas as s
-from regserver.db import appointments, beneficiaries, centers, sessions, vaccinations
+from regserver.accounts import check_login
+from regserver.db import appointments, beneficiaries, sessions, vaccinations
 from regserver.errors import TOKEN, ApiProblem, answers
 from regserver.limits import check_address, check_staff_account
 from regserver.responses import json_response
@@ -30,20 +30,15 @@ def slot_start(slot: str) -> int:
 @router.post(
     "/login",
     response_model=s.TokenAnswer,
-    responses=answers(s401=("STAFF_SECRET",), s404=("CENTER_NOT_FOUND",), s429=("AUTH_RATE_LIMIT",)),
+    responses=answers(s401=("STAFF_SECRET",), s429=("AUTH_RATE_LIMIT",)),
 )
 async def login(body: s.StaffLogin, st: State, request: Request) -> Response:
-    # Counted before the secret is checked, so a guesser learns nothing once over the limit.
+    # Counted before the credential is checked, so a guesser learns nothing once over the limit.
     await check_address(st, request)
     await check_staff_account(st, body.center_id, body.staff_id)
-    if not st.config.staff_secret or not hmac.compare_digest(body.secret.encode(), st.config.staff_secret.encode()):
-        raise ApiProblem(401, "STAFF_SECRET", "wrong staff secret")
-    async with st.db.read() as conn:
-        known = (
-            await conn.execute(sa.select(centers.c.center_id).where(centers.c.center_id == body.center_id))
-        ).first()
-    if known is None:
-        raise ApiProblem(404, "CENTER_NOT_FOUND", f"no centre {body.center_id}")
+    if not await check_login(st.db, body.center_id, body.staff_id, body.secret):
+        # One answer for an unknown centre, an unknown account and a wrong credential.
+        raise ApiProblem(401, "STAFF_SECRET", "unknown staff account or wrong credential")
     ttl = st.config.staff_token_ttl
     token = st.signer.issue("staff", f"{body.center_id}:{body.staff_id}", ttl)
     return json_response({"token": token, "expires_in": int(ttl)})

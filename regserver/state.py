@@ -13,7 +13,7 @@ from regserver.config import ServerConfig
 from regserver.db import Database
 from regserver.errors import ApiProblem
 from regserver.faults import FaultPlan
-from regserver.security import Claims, TokenError, TokenSigner
+from regserver.security import Claims, KeyRing, TokenError, TokenSigner
 from regserver.sms import SmsGateway
 
 
@@ -47,7 +47,7 @@ class TtlCache:
 class ServerState:
     config: ServerConfig
     db: Database
-    signer: TokenSigner
+    keys: KeyRing
     plan: FaultPlan
     sms: SmsGateway
     cache: TtlCache
@@ -55,6 +55,11 @@ class ServerState:
     # A session's centre, date, slots and age limit never change while the server runs (its seats
     # do, and are never read from here), so each worker keeps them after the first look-up.
     session_meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def signer(self) -> TokenSigner:
+        """Signs and checks tokens of the current key generation."""
+        return self.keys.signer
 
 
 # Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool, a thread

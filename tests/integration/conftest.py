@@ -23,13 +23,14 @@ from regserver.state import ServerState
 from vaxdrill.core.otp import drill_otp, otp_hash
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
-from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.secrets import DRILL_SECRETS, DRILL_STAFF_ID, drill_staff_credential
 
 ROOT = Path(__file__).resolve().parents[2]
 RAIGAD = ROOT / "scenarios" / "raigad-2021-01-16.yaml"
 DRILL = DRILL_SECRETS.drill_otp
 ADMIN = DRILL_SECRETS.admin_token
-STAFF = DRILL_SECRETS.staff_secret
+STAFF_KEY = DRILL_SECRETS.drill_staff_key
+STAFF = drill_staff_credential(STAFF_KEY, 100001)  # the credential of centre 100001's drill account
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -65,12 +66,23 @@ class Srv:
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
-    async def staff(self, center_id: int = 100001, staff_id: str = "v1") -> dict[str, str]:
+    async def staff(self, center_id: int = 100001, staff_id: str = DRILL_STAFF_ID) -> dict[str, str]:
+        """Log in as ``staff_id`` at ``center_id``: the centre's drill account, or one made by :meth:`account`."""
+        credential = drill_staff_credential(STAFF_KEY, center_id) if staff_id == DRILL_STAFF_ID else staff_id * 4
         r = await self.client.post(
-            "/api/v2/staff/login", json={"center_id": center_id, "staff_id": staff_id, "secret": STAFF}
+            "/api/v2/staff/login", json={"center_id": center_id, "staff_id": staff_id, "secret": credential}
         )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    async def account(self, center_id: int, staff_id: str) -> str:
+        """Make staff account ``staff_id`` at ``center_id`` through the admin API; its credential."""
+        credential = staff_id * 4
+        r = await self.client.put(
+            f"/api/v2/admin/staff/{center_id}/{staff_id}", json={"credential": credential}, headers=ADMIN_AUTH
+        )
+        assert r.status_code == 204, r.text
+        return credential
 
     async def register(self, auth: dict[str, str], photo: str | None = None, birth_year: int = 1980) -> str:
         body = {
@@ -99,7 +111,6 @@ def config_for(db: str, **extra: object) -> ServerConfig:
     base: dict[str, object] = {
         "db": db,
         "drill_otp": DRILL,
-        "staff_secret": STAFF,
         "admin_token": ADMIN,
         "cache_seconds": 0.0,
         "auth_per_ip_limit": 0,
@@ -115,7 +126,7 @@ def raigad() -> Scenario:
 
 
 async def start(config: ServerConfig, scenario: Scenario, reset: bool = False) -> AsyncIterator[Srv]:
-    await prepare(config, scenario, reset=reset)
+    await prepare(config, scenario, reset=reset, drill_staff_key=STAFF_KEY)
     app = create_app(config)
     async with (
         app.router.lifespan_context(app),

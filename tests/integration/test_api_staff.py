@@ -29,10 +29,10 @@ def dose(ref: str, session: str, **over: object) -> dict[str, object]:
 
 async def test_staff_login(srv: Srv) -> None:
     c = srv.client
-    r = await c.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": "wrong"})
+    r = await c.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "drill", "secret": "wrong"})
     assert r.status_code == 401
-    r = await c.post("/api/v2/staff/login", json={"center_id": 999, "staff_id": "v1", "secret": STAFF})
-    assert r.status_code == 404
+    r = await c.post("/api/v2/staff/login", json={"center_id": 999, "staff_id": "drill", "secret": STAFF})
+    assert r.status_code == 401  # no such account: the same answer as a wrong credential
     r = await c.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v 1", "secret": STAFF})
     assert r.status_code == 422
 
@@ -205,7 +205,7 @@ async def test_a_claim_left_by_a_dead_request_says_how_long_its_lease_runs(srv: 
     body = dose("00000100000004", srv.alibag)
     fingerprint = hashlib.sha256(s.DoseRecord.model_validate(body).model_dump_json().encode()).hexdigest()
     engine = sa.create_engine(srv.config.db)
-    scope = "100001:v1:dead-request"
+    scope = "100001:drill:dead-request"
     started = time.time() - (srv.config.idempotency_lease - 7.0)  # claimed, then the server died
     with engine.begin() as conn:
         conn.execute(

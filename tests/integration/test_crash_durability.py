@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from regserver.db import Database, appointments, beneficiaries, sessions, settings
-from regserver.security import TokenSigner
+from regserver.security import KeyRing
 from regserver.seed import session_id_for
 from tests.integration.conftest import ADMIN_AUTH, PG_BASE, RAIGAD, STAFF, drop_schema, pg_schema, require_postgres
 from vaxdrill.core.scenario import load_scenario
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 ONLINE, BATCHES, PER_BATCH, BOOKERS, SEATS = 300, 10, 10, 200, 50
 CONCURRENCY = 24
 # No shedding: every request should reach the database, so the crash cuts real work short.
-SERVE = ("--max-in-flight", "0", "--latency-target", "0", "--cache-seconds", "0", *DRILL_SECRETS.server_args())
+SERVE = ("--max-in-flight", "0", "--latency-target", "0", "--cache-seconds", "0")
 
 
 @dataclass
@@ -97,7 +97,7 @@ async def _people(url: str, session: str) -> bytes:
 
 def _jobs(session: str, key: bytes, staff_token: str) -> list[Job]:
     staff = {"Authorization": f"Bearer {staff_token}"}
-    signer = TokenSigner(key)
+    signer = KeyRing(key).signer
     at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
     def record(i: int) -> dict[str, Any]:
@@ -179,10 +179,10 @@ async def _send(base: str, jobs: list[Job], until_final: bool, crash: Any = None
 
 def test_kill_9_mid_launch_loses_nothing_duplicates_nothing_overbooks_nothing(db_url: str) -> None:
     session = session_id_for(load_scenario(RAIGAD), "DGH Alibag")
-    server = ServerProcess("--db", db_url, "--reset", "--seed-data", str(RAIGAD), *SERVE).start()
+    server = ServerProcess("--db", db_url, "--reset", "--seed-data", str(RAIGAD), *SERVE, secrets=DRILL_SECRETS).start()
     try:
         key = asyncio.run(_people(db_url, session))
-        login = {"center_id": 100001, "staff_id": "crash", "secret": STAFF}
+        login = {"center_id": 100001, "staff_id": "drill", "secret": STAFF}
         staff_token = httpx.post(f"{server.url}/api/v2/staff/login", json=login, timeout=10).json()["token"]
         jobs = _jobs(session, key, staff_token)
         assert server.proc is not None
@@ -202,7 +202,7 @@ def test_kill_9_mid_launch_loses_nothing_duplicates_nothing_overbooks_nothing(db
     ]
 
     # Restart on the same database (no --reset, no seeding) and send everything again, same keys.
-    with ServerProcess("--db", db_url, *SERVE) as again:
+    with ServerProcess("--db", db_url, *SERVE, secrets=DRILL_SECRETS) as again:
         asyncio.run(_send(again.url, jobs, until_final=True))
         stored = httpx.get(f"{again.url}/api/v2/admin/vaccinations", headers=ADMIN_AUTH, timeout=20).json()
         seats = httpx.get(f"{again.url}/api/v2/admin/sessions", headers=ADMIN_AUTH, timeout=20).json()

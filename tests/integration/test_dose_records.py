@@ -40,7 +40,8 @@ async def record(srv: Srv, staff: dict[str, str], body: dict[str, object]) -> tu
 
 async def test_a_dose_needs_a_booking_at_this_session_or_an_audited_walk_in(any_db: Srv) -> None:
     srv = any_db
-    kamothe = await srv.staff(center_id=100003, staff_id="v3")
+    await srv.account(100003, "kamothe_v3")  # a staff account of its own, so the audit names it
+    kamothe = await srv.staff(center_id=100003, staff_id="kamothe_v3")
     # The forgery of the review: centre 100003 records a citizen booked at centre 100001.
     status, body = await record(srv, kamothe, dose(AT_ALIBAG, srv.session_of(3)))
     assert (status, body["errorCode"]) == (404, "NO_APPOINTMENT")
@@ -54,7 +55,7 @@ async def test_a_dose_needs_a_booking_at_this_session_or_an_audited_walk_in(any_
     trail = (
         await srv.client.get(f"/api/v2/admin/vaccinations/{walk_in['vaccination_id']}/audit", headers=ADMIN_AUTH)
     ).json()
-    assert [(e["action"], e["actor"], e["before"]) for e in trail["entries"]] == [("walk_in", "100003:v3", None)]
+    assert [(e["action"], e["actor"], e["before"]) for e in trail["entries"]] == [("walk_in", "100003:kamothe_v3", None)]
     assert trail["entries"][0]["after"]["beneficiary_reference_id"] == AT_PEN
 
 

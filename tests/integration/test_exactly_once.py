@@ -22,7 +22,7 @@ from regserver.app import create_app, prepare
 from regserver.db import appointments, beneficiaries
 from regserver.guard import Guard
 from regserver.seed import session_id_for
-from tests.integration.conftest import ADMIN_AUTH, STAFF, config_for
+from tests.integration.conftest import ADMIN_AUTH, STAFF, STAFF_KEY, config_for
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.model import Scenario
 
@@ -34,7 +34,7 @@ _serial = itertools.count(1)
 def db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Scenario]:
     scenario = load_scenario(RAIGAD)
     url = f"sqlite:///{tmp_path_factory.mktemp('once') / 'server.db'}"
-    asyncio.run(prepare(config_for(url), scenario))
+    asyncio.run(prepare(config_for(url), scenario, drill_staff_key=STAFF_KEY))
     return url, scenario
 
 
@@ -45,7 +45,7 @@ async def _with_client(url: str, session: str, people: list[str], body: Any) -> 
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://t") as client,
     ):
-        r = await client.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "v1", "secret": STAFF})
+        r = await client.post("/api/v2/staff/login", json={"center_id": 100001, "staff_id": "drill", "secret": STAFF})
         auth = {"Authorization": f"Bearer {r.json()['token']}"}
         rows = [
             {

@@ -22,8 +22,8 @@ CASES = 150
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("fuzz")
     with ServerProcess(
-        "--db", f"sqlite:///{folder / 'server.db'}", "--seed-data", str(SCENARIO), *DRILL_SECRETS.server_args(),
-        "--drill", "--otp-limit", "1000000", "--max-in-flight", "0", log=folder / "server.log",
+        "--db", f"sqlite:///{folder / 'server.db'}", "--seed-data", str(SCENARIO),
+        "--drill", "--otp-limit", "1000000", "--max-in-flight", "0", log=folder / "server.log", secrets=DRILL_SECRETS,
     ) as server:  # fmt: skip
         yield server.url
 

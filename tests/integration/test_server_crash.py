@@ -56,7 +56,9 @@ load:
         '- {kind: slow_db, at: 0s, duration: 1h, latency: 400ms, routes: ["/api/v2/staff/vaccinations"]}\n'
     )
     db = tmp_path / "server.sqlite3"
-    first = ServerProcess.for_run(scenario, tmp_path, [f"--faults={faults}", f"--idempotency-lease={LEASE}"])
+    first = ServerProcess.for_run(
+        scenario, tmp_path, [f"--faults={faults}", f"--idempotency-lease={LEASE}"], secrets=DRILL_SECRETS
+    )
     first.start()
     port = first.port
     out = tmp_path / "drill"
@@ -77,8 +79,8 @@ load:
         dead = _running_claims(db)
         assert dead, "the kill left no claimed key; nothing was in flight"
         second = ServerProcess(
-            "--db", f"sqlite:///{db}", *DRILL_SECRETS.server_args(), f"--idempotency-lease={LEASE}",
-            port=port, log=tmp_path / "server-after-crash.log",
+            "--db", f"sqlite:///{db}", f"--idempotency-lease={LEASE}",
+            port=port, log=tmp_path / "server-after-crash.log", secrets=DRILL_SECRETS,
         )  # fmt: skip
         second.start()
         output, _ = drill.communicate(timeout=120)

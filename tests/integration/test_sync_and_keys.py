@@ -165,7 +165,7 @@ async def test_another_centres_record_is_never_described(any_db: Srv) -> None:
                 recorded_at=time.time(),
             )
         )
-    pen = await srv.staff(center_id=100002, staff_id="v2")
+    pen = await srv.staff(center_id=100002)
     r = await srv.client.post(
         "/api/v2/staff/verify", json={"beneficiary_reference_id": AT_PEN, "session_id": srv.session_of(2)}, headers=pen
     )

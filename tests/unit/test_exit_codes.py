@@ -41,7 +41,8 @@ def test_readme_has_one_exit_code_table() -> None:
 
 def test_every_error_carries_the_exit_code_of_its_kind() -> None:
     user = [errors.ScenarioError, errors.ResultsError, errors.DocumentError, errors.ProfileError,
-            errors.FaultFileError, errors.ProxyConfigError, errors.HostNotAllowed, errors.LoopbackError,
+            errors.FaultFileError, errors.SecretFileError, errors.ProxyConfigError, errors.HostNotAllowed,
+            errors.LoopbackError,
             errors.SimulationError, errors.ArrivalCurveError, errors.FaultPlanError, errors.ParameterError]  # fmt: skip
     could_not_run = [errors.RunError, errors.ProcessFailed, errors.DatabaseUnreachable, errors.PhaseFailed,
                      errors.BrowserUnavailable, errors.PreflightFailed]  # fmt: skip

@@ -274,7 +274,33 @@ def test_the_load_test_server_runs_in_drill_mode_with_the_drill_secrets(tmp_path
     from vaxdrill.core.secrets import DRILL_SECRETS
     from vaxdrill.loadtest.server_process import ServerProcess
 
-    args = ServerProcess.for_run(tmp_path / "s.yaml", tmp_path).serve_args
-    assert "--drill" in args  # its citizens all come from 127.0.0.1: no per-address login limit
-    joined = " ".join(args)
-    assert " ".join(DRILL_SECRETS.server_args()) in joined
+    server = ServerProcess.for_run(tmp_path / "s.yaml", tmp_path)
+    assert "--drill" in server.serve_args  # its citizens all come from 127.0.0.1: no per-address login limit
+    assert server.secrets == DRILL_SECRETS
+    # Secrets go in the environment, never on the command line (which any local user sees in `ps`).
+    joined = " ".join(server.serve_args)
+    assert not any(value in joined for value in DRILL_SECRETS.environ().values())
+
+
+def test_each_load_test_run_starts_its_server_with_random_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaxdrill.cli.commands.loadtest as loadtest
+    from vaxdrill.loadtest.server_process import ServerProcess
+
+    made: list[ServerProcess] = []
+
+    class NotStarted(ServerProcess):
+        def start(self) -> ServerProcess:  # records the launch instead of starting a server
+            made.append(self)
+            return self
+
+    monkeypatch.setattr(loadtest, "ServerProcess", NotStarted)
+    seen = []
+    for _ in range(2):
+        with loadtest.target(None, tmp_path / "s.yaml", tmp_path, []) as (_url, run_secrets):
+            seen.append(run_secrets)
+    assert [m.secrets for m in made] == seen
+    first, second = seen
+    assert first.admin_token != second.admin_token and first.drill_staff_key != second.drill_staff_key
+    assert first.drill_otp != second.drill_otp and len(first.admin_token) >= 24

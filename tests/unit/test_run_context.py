@@ -50,12 +50,12 @@ env_a.events.request.fire(
     request_type="GET", name="findByDistrict", response_time=12.0, response_length=0, exception=None, context={}
 )
 out["a"] = {
-    "secrets": [ctx_a.secrets.drill_otp, ctx_a.secrets.staff_secret, ctx_a.secrets.admin_token],
+    "secrets": [ctx_a.secrets.drill_otp, ctx_a.secrets.drill_staff_key, ctx_a.secrets.admin_token],
     "mode": ctx_a.mode, "run": ctx_a.run, "scenario": ctx_a.scenario.name, "duration": ctx_a.load.duration,
     "shape": type(env_a.shape_class).__name__, "requests": sorted(ctx_a.recorder.endpoints),
 }
 out["b"] = {
-    "secrets": [ctx_b.secrets.drill_otp, ctx_b.secrets.staff_secret, ctx_b.secrets.admin_token],
+    "secrets": [ctx_b.secrets.drill_otp, ctx_b.secrets.drill_staff_key, ctx_b.secrets.admin_token],
     "mode": ctx_b.mode, "scenario": ctx_b.scenario.name, "shape": type(env_b.shape_class).__name__,
     "target_rate": ctx_b.target_rate, "claimed": sorted(ctx_b.claimed), "due": sorted(ctx_b.due_lists),
     "requests": sorted(ctx_b.recorder.endpoints),

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from regserver.accounts import credential_matches, hash_credential
 from regserver.pdf import text_pdf
-from regserver.security import TokenError, TokenSigner, mask_id, mask_mobile
+from regserver.security import KeyRing, TokenError, TokenSigner, derive_key, mask_id, mask_mobile
 from regserver.seed import slots_for
 
 
@@ -57,6 +58,39 @@ def test_remembered_tokens_still_expire_and_the_memory_is_bounded(monkeypatch: p
     body, _, sig = tokens[2].rpartition(".")
     with pytest.raises(TokenError, match="invalid"):
         signer.verify(f"{body}.{sig[:-1]}{'A' if sig[-1] != 'A' else 'B'}", now=1001.0)
+
+
+def test_each_purpose_has_its_own_key_and_rotation_changes_only_the_token_key() -> None:
+    root = b"r" * 32
+    now, then = KeyRing(root, 0), KeyRing(root, 1)
+    keys = {derive_key(root, p) for p in ("vaxdrill token signing 0", "vaxdrill photo id hash", "vaxdrill otp hash")}
+    assert len(keys) == 3 and root not in keys
+    token = now.signer.issue("citizen", "9876543210", ttl=60, now=1000.0)
+    with pytest.raises(TokenError, match="invalid"):
+        then.signer.verify(token, now=1030.0)
+    # The photo-ID hash is not the token key's: knowing one says nothing of the other; rotation keeps it.
+    assert now.id_hash("1:ABC") == then.id_hash("1:ABC")
+    assert now.id_hash("1:ABC") != TokenSigner(derive_key(root, "vaxdrill token signing 0"))._sign("1:ABC")
+    # A non-ASCII token is malformed (compare_digest would raise TypeError on it).
+    with pytest.raises(TokenError, match="malformed"):
+        now.signer.verify(token[:-1] + "\xe9", now=1030.0)
+
+
+def test_otp_records_are_salted_per_transaction() -> None:
+    ring = KeyRing(b"r" * 32)
+    sent = "a" * 64
+    first, second = ring.otp_record(sent), ring.otp_record(sent)
+    assert first != second and len(first) == len(second) == 64 and sent not in (first, second)
+    assert ring.otp_matches(first, sent) and ring.otp_matches(second, sent.upper())
+    assert not ring.otp_matches(first, first) and not ring.otp_matches(first, "b" * 64)
+
+
+def test_staff_credentials_are_scrypt_hashes_with_their_own_salt() -> None:
+    one, two = hash_credential("correct horse battery", n=2**10), hash_credential("correct horse battery", n=2**10)
+    assert one != two and one.startswith("scrypt$1024$8$1$")
+    assert credential_matches(one, "correct horse battery") and not credential_matches(one, "correct horse batterY")
+    assert not credential_matches(None, "correct horse battery")  # no account: refused, after the same work
+    assert not credential_matches("scrypt$broken", "x")
 
 
 def test_masks_and_slots() -> None:

@@ -114,6 +114,10 @@ class FaultFileError(VaxdrillError):
     """The ``--faults`` file of ``vaxdrill serve`` cannot be read or is not a list of faults."""
 
 
+class SecretFileError(VaxdrillError):
+    """A secret or staff-accounts file that cannot be read or does not say what is expected."""
+
+
 class HostNotAllowed(VaxdrillError):
     """``--host`` names a host outside this machine (127.0.0.0/8, ::1) that no opt-in allows."""
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from vaxdrill.core.errors import LoopbackError, ProcessFailed, VaxdrillError
-from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.secrets import DRILL_SECRETS, DrillSecrets
 from vaxdrill.loadtest.target import is_local
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -102,6 +102,7 @@ class LocustRun:
     expect_workers: int = 1  # with `master`: the workers it waits for
     workers_wait: float = 120.0  # with `master`: how long it waits for them (seconds)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    secrets: DrillSecrets = DRILL_SECRETS  # what the users log in with (a run's own server: random ones)
 
     def __post_init__(self) -> None:
         # Locust runs in the run's folder: every path it is given must not depend on where we started.
@@ -117,7 +118,7 @@ class LocustRun:
             VAXDRILL_RUN=self.folder.name[-24:],
             PYTHONUNBUFFERED="1",
         )
-        env.update(DRILL_SECRETS.environ())
+        env.update(self.secrets.environ())
         env.update(self.extra_env)
         if self.duration is not None:
             env["VAXDRILL_DURATION"] = f"{self.duration:g}"

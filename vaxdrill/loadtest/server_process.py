@@ -25,7 +25,7 @@ from typing import IO
 import httpx
 
 from vaxdrill.core.errors import ProcessFailed
-from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.secrets import DRILL_SECRETS, DrillSecrets
 from vaxdrill.loadtest.procs import free_port
 
 # Each uvicorn worker logs this once its lifespan (database, fault plan) is up.
@@ -52,12 +52,15 @@ class ServerProcess:
         ready_timeout: float = 30.0,
         stop_timeout: float = 10.0,
         address: str = "127.0.0.1",
+        secrets: DrillSecrets | None = None,
     ) -> None:
         if any(arg == "--host" or arg.startswith("--host=") for arg in serve_args):
             raise ValueError("ServerProcess listens on 127.0.0.1 or its `address` (127.0.0.0/8); do not pass --host")
         if ipaddress.ip_address(address) not in ipaddress.ip_network("127.0.0.0/8"):
             raise ValueError(f"ServerProcess listens only on 127.0.0.0/8, not {address}")
         self.address = address
+        # Handed over in the environment, never as arguments: a command line shows in `ps`.
+        self.secrets = secrets
         self.serve_args = serve_args
         self.workers = workers
         self.log = log
@@ -69,19 +72,26 @@ class ServerProcess:
 
     @classmethod
     def for_run(
-        cls, scenario: Path, folder: Path, extra_args: Sequence[str] = (), address: str = "127.0.0.1"
+        cls,
+        scenario: Path,
+        folder: Path,
+        extra_args: Sequence[str] = (),
+        address: str = "127.0.0.1",
+        secrets: DrillSecrets | None = None,
     ) -> ServerProcess:
         """The server a load test starts: seeded from ``scenario``, database and log in ``folder``,
-        the drill's OTP, staff secret and admin token (which the Locust users know), and drill mode
-        (no login limits per address: every simulated citizen comes from 127.0.0.1)."""
+        the run's ``secrets`` (drill OTP, drill staff key, admin token: ``vaxdrill loadtest`` gives
+        random ones and hands them to the Locust users; by default the documented public ones, which a
+        plain ``locust -f`` or ``loadtest --host`` knows), and drill mode (no login limits per address:
+        every simulated citizen comes from 127.0.0.1)."""
         return cls(
             "--db", f"sqlite:///{(folder / 'server.sqlite3').resolve()}",
             "--seed-data", str(scenario.resolve()),
-            *DRILL_SECRETS.server_args(),
             "--drill",
             *extra_args,
             log=folder / "server.log",
             address=address,
+            secrets=secrets or DRILL_SECRETS,
         )  # fmt: skip
 
     @property
@@ -100,7 +110,8 @@ class ServerProcess:
         # Held open while the server runs (closed by stop), so the log can be read back at any time.
         self._out = self.log.open("w+b") if self.log is not None else tempfile.TemporaryFile()  # noqa: SIM115
         # Its own session, so stopping reaches every worker and nothing outlives the launcher.
-        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**os.environ, **(self.secrets.environ() if self.secrets is not None else {})}
+        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
             self._wait_ready()
         except BaseException:

@@ -96,10 +96,11 @@ def register(app: typer.Typer) -> None:
             if bare is not None:
                 out.print("the scenario's fault plan is left out of the search (--with-faults applies it)")
                 scenario_path = bare
-        with target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url:
-            check_fault_plan(scenario, url)
+        with target(host, scenario_path, folder.path, list(server_arg or []), allowed) as (url, run_secrets):
+            check_fault_plan(scenario, url, run_secrets)
             run = LocustRun(host=url, scenario=scenario_path, folder=folder.path, mode="capacity",
-                            time_limit=worst + 30, locustfile=user_file, faults=bool(scenario.faults))  # fmt: skip
+                            time_limit=worst + 30, locustfile=user_file, faults=bool(scenario.faults),
+                            secrets=run_secrets)  # fmt: skip
             announce(url, load, "capacity")
             code = run_locust(run, worst, f"{scenario.name}: capacity search on {url}")
         raw = read_raw(folder.path, run, code)

@@ -45,7 +45,7 @@ from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import LoadProfile
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import parse_duration
-from vaxdrill.core.secrets import DRILL_SECRETS
+from vaxdrill.core.secrets import DRILL_SECRETS, DrillSecrets
 from vaxdrill.loadtest import progress
 from vaxdrill.loadtest import slo as slo_mod
 from vaxdrill.loadtest.faultplan import check_fit, fit_faults
@@ -98,13 +98,13 @@ def locustfile_for(scenario: Scenario, scenario_path: Path, option: Path | None,
     return path
 
 
-def check_fault_plan(scenario: Scenario, url: str) -> None:
+def check_fault_plan(scenario: Scenario, url: str, run_secrets: DrillSecrets = DRILL_SECRETS) -> None:
     """Before any load: server faults need a target with the fault API (exit 2 otherwise).
 
     Network faults never do: they are toxics of the proxy in front of the target."""
     server_faults = [f for f in scenario.faults if f.kind != "network"]
     if server_faults:
-        problem = fault_plan_error(url, DRILL_SECRETS.admin_token, len(server_faults))
+        problem = fault_plan_error(url, run_secrets.admin_token, len(server_faults))
         if problem is not None:
             raise FaultPlanError(problem)
 
@@ -135,13 +135,15 @@ def allowed_hosts(scenario: Scenario, allow_host: list[str] | None) -> list[str]
 @contextlib.contextmanager
 def target(
     host: str | None, scenario_path: Path, folder: Path, server_args: list[str], allow_hosts: list[str] | None = None
-) -> Iterator[str]:
-    """The URL to load: ``--host`` (checked: loopback or opted in) or a reference server started for this run."""
+) -> Iterator[tuple[str, DrillSecrets]]:
+    """The URL to load and the secrets the users log in with: ``--host`` (checked: loopback or opted in)
+    with the documented drill secrets, or a reference server started for this run with random ones."""
     if host is not None:
-        yield check_target(host, allow_hosts or [])
+        yield check_target(host, allow_hosts or []), DRILL_SECRETS
         return
-    with ServerProcess.for_run(scenario_path, folder, server_args) as server:
-        yield server.url
+    with ServerProcess.for_run(scenario_path, folder, server_args, secrets=DrillSecrets.random()) as server:
+        assert server.secrets is not None
+        yield server.url, server.secrets
 
 
 @contextlib.contextmanager
@@ -298,16 +300,16 @@ def register(app: typer.Typer) -> None:
         if note:
             out.print(note, highlight=False)
         with (
-            target(host, scenario_path, folder.path, list(server_arg or []), allowed) as url,
+            target(host, scenario_path, folder.path, list(server_arg or []), allowed) as (url, run_secrets),
             network_route(url, toxiproxy, scenario, folder.path) as hop,
         ):
-            check_fault_plan(scenario, url)
+            check_fault_plan(scenario, url, run_secrets)
             closed = (load.users, load.spawn_rate) if load.shape == "constant" else None
             run = LocustRun(host=hop.url if hop else url, scenario=scenario_path, folder=folder.path, workers=workers,
                             duration=run_seconds, closed_users=closed, time_limit=run_seconds + 30,
                             locustfile=user_file, faults=bool(scenario.faults),
                             extra_env=hop.environ() if hop else {}, master=master_at,
-                            expect_workers=expect_workers)  # fmt: skip
+                            expect_workers=expect_workers, secrets=run_secrets)  # fmt: skip
             if master_at is not None:
                 run.time_limit += run.workers_wait
                 _announce_master(master_at, expect_workers, url)

@@ -29,7 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from vaxdrill.cli.paths import SCENARIO_HELP, absolute_db_url, user_path
-from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, VaxdrillError
+from vaxdrill.core.errors import DatabaseUnreachable, FaultFileError, RunError, SecretFileError, VaxdrillError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.loadplan import Fault
 from vaxdrill.core.secrets import DRILL_SECRETS, ENV_VARS
@@ -55,9 +55,18 @@ class Stack:
     access_log: bool = False
     loop: str = "uvloop"
     http: str = "httptools"
+    forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-For is believed; empty: none
 
     def uvicorn(self) -> dict[str, Any]:
-        return {"access_log": self.access_log, "loop": self.loop, "http": self.http}
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, which lets any local
+        # client pick the address the per-address limits count: trust only the proxies the operator names.
+        return {
+            "access_log": self.access_log,
+            "loop": self.loop,
+            "http": self.http,
+            "proxy_headers": bool(self.forwarded_allow_ips),
+            "forwarded_allow_ips": self.forwarded_allow_ips or "",
+        }
 
 
 def load_fault_plan(path: Path) -> list[Fault]:
@@ -106,20 +115,40 @@ def serve(
             envvar=ENV_VARS["drill_otp"], help="Drill mode: OTPs derived from mobile + this secret (off by default)."
         ),
     ] = None,
-    staff_secret: Annotated[
+    drill_staff_key: Annotated[
         str | None,
         typer.Option(
-            envvar=ENV_VARS["staff_secret"],
-            help="Secret site staff log in with (default: a random one, see --secrets-file).",
+            envvar=ENV_VARS["drill_staff_key"],
+            help="Drill mode: one staff account per centre (staff id `drill`), its credential derived from this key "
+            "(prefer the variable or --drill-staff-key-file: a flag shows in `ps`).",
+        ),
+    ] = None,
+    staff_accounts: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML/JSON list of staff accounts {center_id, staff_id, credential | credential_hash}; "
+            "credentials are stored as scrypt hashes."
         ),
     ] = None,
     admin_token: Annotated[
         str | None,
         typer.Option(
             envvar=ENV_VARS["admin_token"],
-            help="Bearer token of the admin routes (default: a random one, see --secrets-file).",
+            help="Bearer token of the admin routes (default: a random one, see --secrets-file; prefer the "
+            "variable or --admin-token-file).",
         ),
     ] = None,
+    admin_token_file: Annotated[Path | None, typer.Option(help="Read the admin token from this file.")] = None,
+    drill_otp_file: Annotated[Path | None, typer.Option(help="Read the drill OTP secret from this file.")] = None,
+    drill_staff_key_file: Annotated[Path | None, typer.Option(help="Read the drill staff key from this file.")] = None,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Comma-separated proxy addresses whose X-Forwarded-For is believed (default: none; the "
+            "per-address limits then count the connecting address).",
+        ),
+    ] = "",
     secrets_file: Annotated[
         Path | None,
         typer.Option(help="Where generated secrets are written, owner-only (default: next to the SQLite file)."),
@@ -172,6 +201,7 @@ def serve(
     ] = HttpParser.httptools,
 ) -> None:
     """Run the reference registration server (Co-WIN-shaped API, docs/api-contract.md)."""
+    from regserver.accounts import read_accounts_file
     from regserver.config import ENV_VAR, ServerConfig
     from regserver.db import normalize_url
 
@@ -185,16 +215,17 @@ def serve(
         raise VaxdrillError("--db: an in-memory SQLite database cannot be shared by workers; give a file")
     plan = load_fault_plan(faults) if faults is not None else []
     scenario = load_scenario(seed_data) if seed_data is not None else None
+    admin_token = _secret(admin_token, admin_token_file, "--admin-token-file")
+    drill_otp = _secret(drill_otp, drill_otp_file, "--drill-otp-file")
+    drill_staff_key = _secret(drill_staff_key, drill_staff_key_file, "--drill-staff-key-file")
+    accounts = read_accounts_file(user_path(staff_accounts)) if staff_accounts is not None else []
     generated = {}
-    if not staff_secret:
-        staff_secret = generated["staff_secret"] = secrets.token_urlsafe(18)
     if not admin_token:
         admin_token = generated["admin_token"] = secrets.token_urlsafe(18)
     secrets_path = secrets_file or _secrets_path(db)
     config = ServerConfig(
         db=db,
         drill_otp=drill_otp,
-        staff_secret=staff_secret,
         admin_token=admin_token,
         auth_per_ip_limit=0 if drill else auth_per_ip_limit,
         staff_login_limit=0 if drill else staff_login_limit,
@@ -213,7 +244,7 @@ def serve(
     from regserver.app import prepare
 
     try:
-        summary = asyncio.run(prepare(config, scenario, plan, reset=reset))
+        summary = asyncio.run(prepare(config, scenario, plan, reset, accounts, drill_staff_key))
     except (OSError, ConnectionError) as exc:
         raise DatabaseUnreachable(f"--db: cannot reach the database: {exc}") from None
     except Exception as exc:  # driver errors vary (asyncpg, sqlite3); the message is what helps
@@ -235,12 +266,32 @@ def serve(
             for name, value in generated.items():
                 out.print(f"{name.replace('_', ' ')}: {value}", highlight=False)
         out.print(f"generated {' and '.join(n.replace('_', ' ') for n in generated)}: in {secrets_path} (owner-only)")
-    public = [n for n in ("staff_secret", "admin_token") if getattr(config, n) == getattr(DRILL_SECRETS, n)]
+    given = {"admin_token": admin_token, "drill_staff_key": drill_staff_key}
+    public = [name for name, value in given.items() if value == getattr(DRILL_SECRETS, name)]
     if public and not drill:
         out.print(f"[yellow]warning[/yellow] {', '.join(public)}: the public drill value; fine only for a drill")
     limits = "off (--drill)" if drill else f"{auth_per_ip_limit} per address, {staff_login_limit} per staff account"
-    out.print(f"drill OTP: {'on' if drill_otp else 'off'}; login limits: {limits}")
-    _run(config, host, port, workers, Stack(access_log, loop.value, http.value), ENV_VAR)
+    staff = f"{len(accounts)} from {staff_accounts}" if accounts else "none from a file"
+    out.print(
+        f"drill OTP: {'on' if drill_otp else 'off'}; login limits: {limits}; staff accounts: {staff}"
+        f"{', one drill account per centre' if drill_staff_key else ''}"
+    )
+    stack = Stack(access_log, loop.value, http.value, forwarded_allow_ips.strip())
+    _run(config, host, port, workers, stack, ENV_VAR)
+
+
+def _secret(value: str | None, path: Path | None, option: str) -> str | None:
+    """The secret from its file (first line, stripped) if one is given, else ``value``."""
+    if path is None:
+        return value
+    path = user_path(path)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretFileError(f"{option} {path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if not text or "\n" in text:
+        raise SecretFileError(f"{option} {path}: expected the secret alone on one line")
+    return text
 
 
 def _secrets_path(db: str) -> Path:
