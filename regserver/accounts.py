@@ -33,6 +33,10 @@ from vaxdrill.core.errors import SecretFileError
 from vaxdrill.core.secrets import DRILL_STAFF_ID, drill_staff_credential
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+# Drill credentials are 128 random bits (derived from a random key), so a slow hash protects nothing
+# a guesser could try; the cheapest scrypt keeps one stored format while a national drill (thousands of
+# centres) starts, and restarts after a crash, without minutes of hashing.
+DRILL_SCRYPT_N = 2**4
 StaffId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
@@ -95,17 +99,17 @@ async def put_accounts(db: Database, accounts: list[tuple[int, str, str]]) -> No
         await conn.execute(staff_accounts.insert(), rows)
 
 
-def _hash_all(credentials: list[str]) -> list[str]:
+def _hash_all(credentials: list[str], n: int) -> list[str]:
     # hashlib.scrypt releases the GIL: the centres' hashes are made on every core at once.
     with ThreadPoolExecutor() as pool:
-        return list(pool.map(hash_credential, credentials))
+        return list(pool.map(functools.partial(hash_credential, n=n), credentials))
 
 
 async def put_drill_accounts(db: Database, key: str) -> int:
     """One drill account per centre, with the credential derived from ``key``; how many were made."""
     async with db.read() as conn:
         ids = list((await conn.execute(sa.select(centers.c.center_id))).scalars())
-    hashes = await asyncio.to_thread(_hash_all, [drill_staff_credential(key, c) for c in ids])
+    hashes = await asyncio.to_thread(_hash_all, [drill_staff_credential(key, c) for c in ids], DRILL_SCRYPT_N)
     await put_accounts(db, [(c, DRILL_STAFF_ID, h) for c, h in zip(ids, hashes, strict=True)])
     return len(ids)
 
