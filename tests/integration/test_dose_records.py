@@ -55,7 +55,8 @@ async def test_a_dose_needs_a_booking_at_this_session_or_an_audited_walk_in(any_
     trail = (
         await srv.client.get(f"/api/v2/admin/vaccinations/{walk_in['vaccination_id']}/audit", headers=ADMIN_AUTH)
     ).json()
-    assert [(e["action"], e["actor"], e["before"]) for e in trail["entries"]] == [("walk_in", "100003:kamothe_v3", None)]
+    entries = [(e["action"], e["actor"], e["before"]) for e in trail["entries"]]
+    assert entries == [("walk_in", "100003:kamothe_v3", None)]
     assert trail["entries"][0]["after"]["beneficiary_reference_id"] == AT_PEN
 
 
