@@ -193,3 +193,22 @@ def test_a_bad_staff_accounts_file_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert f"--staff-accounts {accounts}: [0].credential" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_drill_secrets_come_from_their_files_over_the_environment(tmp_path: Path) -> None:
+    """``--drill-otp-file`` and ``--drill-staff-key-file`` decide the OTPs and drill credentials."""
+    environment, filed = DrillSecrets.random(), DrillSecrets.random()
+    (tmp_path / "otp").write_text(filed.drill_otp + "\n")
+    (tmp_path / "staff-key").write_text(filed.drill_staff_key + "\n")
+    files = ("--drill-otp-file", str(tmp_path / "otp"), "--drill-staff-key-file", str(tmp_path / "staff-key"))
+    args = ("--db", f"sqlite:///{tmp_path / 's.db'}", "--seed-data", str(RAIGAD), "--drill", *files)
+    with ServerProcess(*args, secrets=environment) as server:
+        login = server.url + "/api/v2/staff/login"
+        for secrets, want in ((environment, 401), (filed, 200)):
+            body = {"center_id": 100002, "staff_id": "drill", "secret": secrets.staff_credential(100002)}
+            assert httpx.post(login, json=body).status_code == want
+            mobile = "9876500042"
+            txn = httpx.post(server.url + OTP, json={"mobile": mobile}).json()["txnId"]
+            otp = otp_hash(drill_otp(mobile, secrets.drill_otp, txn))
+            answer = httpx.post(server.url + "/api/v2/auth/public/confirmOTP", json={"otp": otp, "txnId": txn})
+            assert answer.status_code == want, answer.text
