@@ -15,10 +15,27 @@ are called in the morning, when the list's turnout is known from the attendance 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from vaxdrill.core.scenario.sites import Arrivals, Site
+
+
+def turnout_assumptions(sites: Sequence[Site]) -> list[str]:
+    """What the answer assumes about who comes, as a planner would say it."""
+    if not sites:
+        return ["0% of the booked do not come when the SMS arrives"]
+    if all(s.arrivals.turnout is None for s in sites):
+        shows = np.mean([s.arrivals.no_show for s in sites])
+        out = [f"{shows:.0%} of the booked do not come when the SMS arrives"]
+    else:
+        share = np.mean([1.0 - s.arrivals.no_show if s.arrivals.turnout is None else s.arrivals.turnout for s in sites])
+        out = [f"{share:.0%} of the booked come when the SMS arrives"]
+    listed = [s for s in sites if s.arrivals.substitution.waiting_list]
+    if listed:
+        out.append(f"{len(listed)} of {len(sites)} sites admit people from a waiting list into empty places")
+    return out
 
 
 def comes(arr: Arrivals, delivered: np.ndarray, u_show: np.ndarray) -> np.ndarray:

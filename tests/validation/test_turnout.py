@@ -109,3 +109,15 @@ def test_a_stock_limits_the_substitutes(write_yaml) -> None:  # type: ignore[no-
         plan = realise(scenario, scenario.seed, r).plans[0]
         came = plan.booked - plan.no_shows
         assert came + plan.substitutes == max(90, came)
+
+
+def test_the_planner_sentence_names_the_turnout_assumption(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    from simulation.turnout import turnout_assumptions
+
+    with_share = load_scenario(write_yaml(SUBSTITUTION))
+    assert turnout_assumptions(with_share.sites) == [
+        "70% of the booked come when the SMS arrives",
+        "3 of 4 sites admit people from a waiting list into empty places",
+    ]
+    plain = load_scenario(write_yaml(TURNOUT.replace(", turnout: 60%", "")))
+    assert turnout_assumptions(plain.sites) == ["2% of the booked do not come when the SMS arrives"]
