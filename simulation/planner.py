@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from simulation.district import order_assumptions
 from simulation.experiment import ci95, run_replications
 from simulation.model import ReplicationResult
 from simulation.shifts import team
@@ -94,6 +95,7 @@ def assumptions(scenario: Scenario) -> list[str]:
     if escalations:
         minutes = ", ".join(f"{e / 60:.0f} min" for e in sorted(escalations))
         out.append(f"the order to go to paper reaches every site after the same delay ({minutes})")
+    out.extend(order_assumptions(scenario.policies.values()))
     return out
 
 
