@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from simulation.availability import Timeline
 from simulation.district import failed_at, order_delays, order_time
 from simulation.experiment import run_replications
 from simulation.model import realise
+from vaxdrill.core.errors import ScenarioError
 from vaxdrill.core.scenario import load_scenario
 from vaxdrill.core.scenario.policies import DistrictOrder
 
@@ -88,3 +90,10 @@ def test_the_planner_sentence_names_the_district_order(write_yaml) -> None:  # t
         "a district order is given when 3 sites have been down 30 min and reaches each site after a random "
         "delay (mean 60 min)",
     ]
+
+
+def test_an_order_waiting_for_more_sites_than_the_district_has_is_an_input_error(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(
+        ScenarioError, match=r"policies.order_5.sites_failed: expected at most the 4 site\(s\), found 5"
+    ):
+        load_scenario(write_yaml(DISTRICT + '  order_5: {rule: district_order, sites_failed: 5, delay: "1h"}\n'))
