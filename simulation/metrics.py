@@ -70,6 +70,8 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
     out["attainment"] = m.vaccinated / target if target else 0.0
     out["no_shows"] = plan.no_shows
     out["sms_not_delivered"] = plan.sms_failed
+    if site.arrivals.substitution.waiting_list:  # only when asked: older outputs unchanged
+        out["substitutes"] = plan.substitutes
     out["turned_away"] = sum(m.turned_away.values())
     for reason, count in m.turned_away.items():
         out[f"turned_away_by.{reason}"] = count
@@ -113,6 +115,7 @@ SUMMED = {
     "vaccinated",
     "no_shows",
     "sms_not_delivered",
+    "substitutes",
     "turned_away",
     "still_inside",
     "doses_used",

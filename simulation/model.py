@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation import availability as av
+from simulation.district import order_delays, order_switches, order_time
 from simulation.flow import FlowSiteModel
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
 from simulation.persite import draw_sites
@@ -24,7 +25,7 @@ from simulation.site import SiteModel
 from simulation.streams import streams
 from simulation.triggers import first_system_latencies, slow_switches
 from vaxdrill.core.scenario.model import Scenario
-from vaxdrill.core.scenario.policies import OfflineWhenSlow, Policy, Wait
+from vaxdrill.core.scenario.policies import DistrictOrder, OfflineWhenSlow, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
 
 
@@ -55,6 +56,8 @@ class Day:
     load: ServerLoad | None = None  # a measured server profile at the day's offered load
     sites: list[Site] | None = None  # the replication's sites when some differ (``per_site``)
     drawn: list[dict[str, float]] = field(default_factory=list)  # each site's drawn ``per_site`` values
+    root: int = 0  # the seed and replication, for draws made per policy (``district_order`` delays)
+    replication: int = 0
 
 
 def realise(scenario: Scenario, root: int, replication: int) -> Day:
@@ -84,6 +87,8 @@ def realise(scenario: Scenario, root: int, replication: int) -> Day:
         load=load,
         sites=sites if differ else None,
         drawn=drawn if differ else [],
+        root=root,
+        replication=replication,
     )
 
 
@@ -92,9 +97,17 @@ def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: di
     totals = DayTotals()
     per_site: list[Metrics] = []
     sites = day.sites or scenario.sites
+    orders: dict[str, tuple[float, list[float]]] = {}
     for k, (site, plan, tl) in enumerate(zip(sites, day.plans, day.timelines, strict=True)):
-        policy = policies[site.policy] if site.policy else policies[policy_name]
-        if isinstance(policy, OfflineWhenSlow):
+        key = site.policy or policy_name
+        policy = policies[key]
+        if isinstance(policy, DistrictOrder):
+            if key not in orders:  # once per policy and day: the order depends on every site
+                order = order_time(policy, day.timelines, [s.opens for s in sites])
+                orders[key] = (order, order_delays(policy, key, day.root, day.replication, len(sites)))
+            order, delays = orders[key]
+            rules = order_switches(order, delays[k])
+        elif isinstance(policy, OfflineWhenSlow):
             latencies = first_system_latencies(plan.stations)
             rules = slow_switches(policy, tl, site.opens, latencies, scenario.server, day.load)
         else:

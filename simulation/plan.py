@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation.availability import DOWN, Timeline
+from simulation.turnout import comes, substitutes
 from vaxdrill.core.scenario.distributions import Distribution
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Sms
@@ -62,6 +63,7 @@ class SitePlan:
     needs_reconciliation: list[bool]
     retry_latency: list[float]
     unselectable: frozenset[int] = frozenset()  # booked beneficiaries the system cannot select all day
+    substitutes: int = 0  # waiting-list people admitted, indices after the walk-ins
 
 
 def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[float]:
@@ -95,16 +97,21 @@ def draw_site(
     down = central.states_at(send_at) == DOWN
     delivered = u_sms < np.where(down, sms.delivery_when_down, sms.delivery)
     u_show = rngs["no_show"].random(booked)
-    shows = u_show >= np.where(delivered, arr.no_show, arr.no_show_without_sms)
+    shows = comes(arr, delivered, u_show)
 
     w = rngs["walk_ins"]
     n_walk = int(w.poisson(arr.walk_ins_per_hour * (closes - opens) / 3600.0)) if arr.walk_ins_per_hour > 0 else 0
     walk_at = np.sort(w.uniform(opens, closes, n_walk)) if n_walk else np.empty(0)
 
-    n = booked + n_walk
+    # Its own stream, drawn only with a waiting list: scenarios without one keep every other draw.
+    sub_at = substitutes(site, int(shows.sum()), rngs["substitutes"]) if arr.substitution.waiting_list else np.empty(0)
+    n_sub = len(sub_at)
+    n = booked + n_walk + n_sub
     come = list(zip(arrive[shows].tolist(), np.flatnonzero(shows).tolist(), strict=True))
     if n_walk:
         come += zip(walk_at.tolist(), range(booked, booked + n_walk), strict=True)
+    if n_sub:
+        come += zip(sub_at.tolist(), range(booked + n_walk, n), strict=True)
     come.sort()
 
     s = rngs["service"]
@@ -149,4 +156,5 @@ def draw_site(
         needs_reconciliation=recon.tolist(),
         retry_latency=_latency(latency, rngs["retry_latency"], RETRY_DRAWS, profiled),
         unselectable=unselectable,
+        substitutes=n_sub,
     )

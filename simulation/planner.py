@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from simulation.district import order_assumptions
 from simulation.experiment import ci95, run_replications
 from simulation.model import ReplicationResult
 from simulation.shifts import team
+from simulation.turnout import turnout_assumptions
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.policies import OfflineAfter
 from vaxdrill.core.scenario.units import format_clock
@@ -84,8 +86,7 @@ def assumptions(scenario: Scenario) -> list[str]:
         out.append("those still waiting at close (or at the shift end) are sent home")
     else:
         out.append(f"{finish} of {len(sites)} sites stay open until everyone is served")
-    shows = np.mean([s.arrivals.no_show for s in sites]) if sites else 0.0
-    out.append(f"{shows:.0%} of the booked do not come when the SMS arrives")
+    out.extend(turnout_assumptions(sites))
     if not any(s.roles.verifier_back_entry for s in sites):
         out.append("paper records are entered by an extra back-entry clerk")
     if not any(s.roles.vaccinator_records for s in sites) and any(s.stations.recording for s in sites):
@@ -94,6 +95,7 @@ def assumptions(scenario: Scenario) -> list[str]:
     if escalations:
         minutes = ", ".join(f"{e / 60:.0f} min" for e in sorted(escalations))
         out.append(f"the order to go to paper reaches every site after the same delay ({minutes})")
+    out.extend(order_assumptions(scenario.policies.values()))
     return out
 
 

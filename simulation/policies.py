@@ -14,6 +14,7 @@ import math
 
 from simulation.availability import Timeline
 from vaxdrill.core.scenario.policies import (
+    DistrictOrder,
     OfflineAfter,
     OfflineAt,
     OfflineFirst,
@@ -28,7 +29,7 @@ Switch = tuple[float, bool]
 
 def switches(policy: Policy, timeline: Timeline, opens: float) -> list[Switch]:
     """The site's switches to paper (True) and back online (False), in time order."""
-    if isinstance(policy, Wait | OfflineWhenQueue | OfflineWhenSlow):  # decided at run time / in triggers
+    if isinstance(policy, Wait | OfflineWhenQueue | OfflineWhenSlow | DistrictOrder):  # run time, triggers, district
         return []
     if isinstance(policy, OfflineFirst):
         return [(0.0, True)]

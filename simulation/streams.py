@@ -28,6 +28,7 @@ SOURCES = (
     "routing",  # flow stations: whether a beneficiary visits a station, and where they go next
     "per_site",  # parameters that differ between sites, drawn once per site and replication
     "unselectable",  # which booked beneficiaries the system cannot select all day
+    "substitutes",  # arrival times of waiting-list people admitted in empty places
 )
 
 

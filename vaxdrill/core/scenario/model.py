@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.loadplan import Fault, LoadProfile, Slo, Target
-from vaxdrill.core.scenario.policies import Policy
+from vaxdrill.core.scenario.policies import DistrictOrder, Policy
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Server, Sms
 from vaxdrill.core.scenario.units import ClockTime
@@ -53,6 +53,12 @@ class Scenario(Strict):
             if site.name in seen:
                 raise ValueError(f"two sites are named {site.name!r}; site names must be unique")
             seen.add(site.name)
+        for name, policy in self.policies.items():
+            if isinstance(policy, DistrictOrder) and policy.sites_failed > len(self.sites):
+                raise ValueError(
+                    f"policies.{name}.sites_failed: expected at most the {len(self.sites)} site(s), "
+                    f"found {policy.sites_failed}"
+                )
         return self
 
     def require(self, *sections: str) -> None:

@@ -10,6 +10,8 @@ This is the planners' question. Each policy is a rule (the ``rule`` key picks it
 - ``offline_first``: paper all day; every record is entered later.
 - ``offline_when_queue``: switch when the queue waiting for the system reaches ``queue_length``
   while the system is failing (a site-level trigger a supervisor can see).
+- ``district_order``: paper once ``sites_failed`` sites of the district have failed, the order
+  reaching each site after its own random delay.
 - ``offline_when_slow``: switch on performance, not only on outages: the time per transaction or
   the share of failed attempts over a sliding ``window`` (issue 19: on launch day the server was
   slow or failed per beneficiary more often than it was down), with hysteresis (back online only
@@ -27,6 +29,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
+from vaxdrill.core.scenario.distributions import Dist
 from vaxdrill.core.scenario.units import ClockTime, Duration
 
 
@@ -109,8 +112,26 @@ class OfflineWhenSlow(Strict):
         return self
 
 
+class DistrictOrder(Strict):
+    """A district-wide order to go to paper once ``sites_failed`` sites have failed.
+
+    A site has failed once its system has been down for ``after`` (noticed from opening). The order
+    is given when the ``sites_failed``-th site fails and reaches each site after its own random
+    ``delay`` (issue 19: the order reached sites at different times); the site then stays on paper.
+    """
+
+    rule: Literal["district_order"]
+    sites_failed: int = Field(ge=1, le=10_000, description="The order is given when this many sites have failed.")
+    after: Duration = Field(1800.0, gt=0, description="A site has failed once it has been down this long.")
+    delay: Dist = Field(description="Delay for the order to reach each site, drawn per site.")
+    description: str = ""
+    paper_after_tries: int | None = Field(
+        None, ge=1, le=100, description="Paper for a beneficiary after this many failed attempts (none: never)."
+    )
+
+
 Policy = Annotated[
-    Wait | OfflineAfter | OfflineAt | OfflineFirst | OfflineWhenQueue | OfflineWhenSlow,
+    Wait | OfflineAfter | OfflineAt | OfflineFirst | OfflineWhenQueue | OfflineWhenSlow | DistrictOrder,
     Field(discriminator="rule"),
 ]
 """A fallback policy; ``rule`` selects the kind."""

@@ -14,6 +14,7 @@ from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist, Distribution
 from vaxdrill.core.scenario.flow import FlowStation, check_flow
 from vaxdrill.core.scenario.shifts import Roles, Shift
+from vaxdrill.core.scenario.turnout import Substitution
 from vaxdrill.core.scenario.units import ClockTime, Duration, Share
 
 
@@ -103,6 +104,14 @@ class Arrivals(Strict):
     )
     no_show: Share = Field(0.02, description="Hanly et al. 2022: 2% no-shows.")
     no_show_without_sms: Share = Field(0.15, description="No-show rate when the reminder SMS did not arrive.")
+    turnout: Share | None = Field(
+        None,
+        description="Share of the booked who come when the reminder SMS arrives (replaces 1 - no_show); "
+        "without the SMS it is scaled by (1 - no_show_without_sms) / (1 - no_show). None = 1 - no_show.",
+    )
+    substitution: Substitution = Field(
+        default_factory=Substitution, description="Waiting-list people admitted in the empty places."
+    )
     patience: Duration | None = Field(
         7200.0, gt=0, description="A waiting beneficiary leaves after this long (turned away)."
     )
