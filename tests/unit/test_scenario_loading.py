@@ -154,3 +154,15 @@ sites:
 def test_committed_json_schema_is_in_sync() -> None:
     committed = json.loads((SCENARIOS / "scenario.schema.json").read_text())
     assert committed == scenario_json_schema(), "run: vaxdrill schema -o scenarios/scenario.schema.json"
+
+
+def test_every_policy_rule_is_known_to_the_error_locator() -> None:
+    """An error inside any policy names ``policies.NAME.field``, not the rule twice (``_RULES`` lists them all)."""
+    import typing
+
+    from vaxdrill.core.scenario import loader
+    from vaxdrill.core.scenario.policies import Policy
+
+    union = typing.get_args(Policy)[0]
+    rules = {typing.get_args(kind.model_fields["rule"].annotation)[0] for kind in typing.get_args(union)}
+    assert rules == loader._RULES

@@ -23,7 +23,9 @@ from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.sites import Site
 
 Loc = tuple[str | int, ...]
-_RULES = {"wait", "offline_after", "offline_at", "offline_first", "offline_when_queue", "district_order"}
+_RULES = {
+    "wait", "offline_after", "offline_at", "offline_first", "offline_when_queue", "offline_when_slow", "district_order"
+}
 
 
 def _construct(node: yaml.Node, path: Loc, lines: dict[Loc, int], loader: yaml.SafeLoader) -> Any:
