@@ -202,3 +202,17 @@ async def serve_on(kind: str, tmp_path: Path, scenario: Scenario, **extra: objec
             yield s
     finally:
         await drop_schema(schema)
+
+
+def dose(ref: str, session: str, **over: object) -> dict[str, object]:
+    """A dose record for ``POST /staff/vaccinations`` given now: dose 1 of COVISHIELD unless ``over`` says."""
+    body: dict[str, object] = {
+        "beneficiary_reference_id": ref,
+        "session_id": session,
+        "vaccine": "COVISHIELD",
+        "batch": "4121Z025",
+        "dose": 1,
+        "administered_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    }
+    body.update(over)
+    return body

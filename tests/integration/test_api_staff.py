@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
 
 import pytest
 
-from tests.integration.conftest import ADMIN_AUTH, STAFF, Srv
+from tests.integration.conftest import ADMIN_AUTH, STAFF, Srv, dose
 
 pytestmark = pytest.mark.asyncio
 SEEDED = "00000100000001"  # first booked beneficiary of the first site (DGH Alibag)
-
-
-def dose(ref: str, session: str, **over: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "beneficiary_reference_id": ref,
-        "session_id": session,
-        "vaccine": "COVISHIELD",
-        "batch": "4121Z025",
-        "dose": 1,
-        "administered_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-    }
-    body.update(over)
-    return body
 
 
 async def test_staff_login(srv: Srv) -> None:

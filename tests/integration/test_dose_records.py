@@ -4,31 +4,17 @@ is involved."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from regserver.db import sessions
-from tests.integration.conftest import ADMIN_AUTH, Srv
+from tests.integration.conftest import ADMIN_AUTH, Srv, dose
 
 pytestmark = pytest.mark.asyncio
 AT_ALIBAG = "00000100000001"  # booked (dose 1) at DGH Alibag, centre 100001
 AT_PEN = "00000200000001"  # booked (dose 1) at SDH Pen, centre 100002
-
-
-def dose(ref: str, session: str, **over: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "beneficiary_reference_id": ref,
-        "session_id": session,
-        "vaccine": "COVISHIELD",
-        "batch": "4121Z025",
-        "dose": 1,
-        "administered_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-    }
-    body.update(over)
-    return body
 
 
 async def record(srv: Srv, staff: dict[str, str], body: dict[str, object]) -> tuple[int, dict[str, object]]:

@@ -18,24 +18,11 @@ import pytest_asyncio
 import sqlalchemy as sa
 
 from regserver.db import idempotency, vaccinations
-from tests.integration.conftest import ADMIN_AUTH, Srv, serve_on
+from tests.integration.conftest import ADMIN_AUTH, Srv, dose, serve_on
 from vaxdrill.core.scenario.model import Scenario
 
 pytestmark = pytest.mark.asyncio
 AT_PEN = "00000200000001"  # booked (dose 1) at SDH Pen, centre 100002
-
-
-def dose(ref: str, session: str, **over: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "beneficiary_reference_id": ref,
-        "session_id": session,
-        "vaccine": "COVISHIELD",
-        "batch": "4121Z025",
-        "dose": 1,
-        "administered_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-    }
-    body.update(over)
-    return body
 
 
 async def test_a_body_over_the_limit_is_refused_before_parsing_and_auth(srv: Srv) -> None:
