@@ -87,6 +87,7 @@ def create_app(config: ServerConfig, worker: int = 0) -> FastAPI:
         finally:
             await upkeep.stop()
             await plan.stop()
+            await app.state.server.batcher.stop()
             await db.dispose()
 
     app = FastAPI(

@@ -52,14 +52,23 @@ class BookingBatcher:
         self.db = db
         self.pending: list[tuple[Booking, asyncio.Future[Outcome]]] = []
         self.running = False
+        # The loop keeps only a weak reference to a task: hold it, or a drain may vanish mid-batch and its
+        # database connection with it; `stop` waits for it before the engine is disposed.
+        self._drain_task: asyncio.Task[None] | None = None
 
     async def book(self, booking: Booking) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self.pending.append((booking, future))
         if not self.running:
             self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
         return await future
+
+    async def stop(self) -> None:
+        """Let the batch in hand finish (its bookings are answered and committed) before shutdown."""
+        if self._drain_task is not None:
+            await asyncio.gather(self._drain_task, return_exceptions=True)
+            self._drain_task = None
 
     async def _drain(self) -> None:
         try:

@@ -4,6 +4,7 @@ seeded from the Raigad scenario, driven in-process through httpx's ASGI transpor
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -133,6 +134,9 @@ async def start(config: ServerConfig, scenario: Scenario, reset: bool = False) -
         httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://test") as client,
     ):
         yield Srv(client, config, scenario, app)
+    # A connection the app left unclosed warns when collected; collect now so the warning fails the test
+    # that leaked it, not whichever test the garbage collector happens to run in next.
+    gc.collect()
 
 
 @pytest_asyncio.fixture
