@@ -58,6 +58,17 @@ def test_switch_rule_staff_sms_and_no_shows() -> None:
     assert list(s.policies)[:-1] == list(load_scenario(DISTRICT).policies)
 
 
+def test_turnout_and_a_district_order_with_its_delay() -> None:
+    s = _apply(DISTRICT, rule="district_order", rule_time="2", order_delay="45min", turnout="65%")
+    policy = s.policies[WHAT_IF]
+    assert (policy.rule, policy.sites_failed) == ("district_order", 2)  # type: ignore[union-attr]
+    assert policy.delay.expected() == pytest.approx(45 * 60)  # type: ignore[union-attr]
+    assert {site.arrivals.turnout for site in s.sites} == {0.65}
+    default = _apply(DISTRICT, rule="district_order", rule_time="1").policies[WHAT_IF]
+    assert default.delay.expected() == pytest.approx(30 * 60)  # type: ignore[union-attr]
+    assert written_values(load_scenario(DISTRICT))["turnout"] == "1 - no-show"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -65,7 +76,10 @@ def test_switch_rule_staff_sms_and_no_shows() -> None:
         ({"replications": "0"}, "what-if replications: expected a whole number of at least 1, found '0'"),
         ({"rule": "offline_after"}, "what-if rule_time: offline_after needs an outage length such as 30min"),
         ({"rule": "sometimes"}, "what-if rule: expected one of offline_after, offline_at, offline_when_queue, "
-         "offline_first, wait, found 'sometimes'"),
+         "district_order, offline_first, wait, found 'sometimes'"),
+        ({"rule": "district_order"}, "what-if rule_time: district_order needs a number of failed sites such as 2"),
+        ({"rule": "wait", "order_delay": "10min"}, "what-if order_delay: only with rule district_order"),
+        ({"turnout": "120%"}, "what-if turnout:"),
         ({"link.9": "50%"}, "what-if link.9: the scenario has 4 site(s), no site 9"),
         ({"outage_start": "25:00"}, None),
         ({"colour": "red"}, "what-if colour: not a control of this page"),

@@ -14,11 +14,17 @@ same random numbers):
                              (exponential time between failures, the site's repair time)
 ``rule``, ``rule_time``      a policy ``what_if`` added to the scenario's: ``offline_after``
                              (``rule_time`` a duration), ``offline_at`` (a clock time),
-                             ``offline_when_queue`` (people waiting), ``offline_first``, ``wait``
+                             ``offline_when_queue`` (people waiting), ``district_order`` (the
+                             number of failed sites that triggers the order), ``offline_first``,
+                             ``wait``
+``order_delay``              ``district_order``: mean time for the order to reach a site
+                             (exponential, drawn per site; 30min when left out: an assumption)
 ``staff.<station>``          staff at that station, every site that has it
 ``sms``                      SMS delivery while the server is up (``sms.delivery``)
 ``no_show``,                 no-show rates of every site, with and without the reminder SMS
 ``no_show_without_sms``
+``turnout``                  share of the booked who come at every site (with the SMS; replaces
+                             1 - no_show, scenario field ``arrivals.turnout``)
 ===========================  ==============================================================
 
 Plain fields change through :func:`vaxdrill.core.scenario.paths.with_values` (the dotted paths
@@ -42,12 +48,14 @@ from vaxdrill.core.scenario.sites import Site
 
 OPTION = "what-if"
 STATIONS = ("entry", "verification", "vaccination", "recording")
-RULES = ("offline_after", "offline_at", "offline_when_queue", "offline_first", "wait")
+RULES = ("offline_after", "offline_at", "offline_when_queue", "district_order", "offline_first", "wait")
 WHAT_IF = "what_if"
 """The name of the policy the switch-rule control adds."""
 DEFAULT_REPAIR = "exp(30min)"
 """Repair time of a link given a reliability when the scenario has no failure process for it."""
 DAY_END = 24 * 3600.0 - 1
+DEFAULT_ORDER_DELAY = 1800.0
+"""Mean delay of a district order reaching a site when the page does not say (an assumption)."""
 
 _FIXED: dict[str, Kind] = {
     "seed": "int",
@@ -56,9 +64,11 @@ _FIXED: dict[str, Kind] = {
     "outage_length": "duration",
     "rule": "text",
     "rule_time": "text",
+    "order_delay": "duration",
     "sms": "share",
     "no_show": "share",
     "no_show_without_sms": "share",
+    "turnout": "share",
     **{f"staff.{s}": "int" for s in STATIONS},
 }
 
@@ -124,7 +134,7 @@ def apply(written: Scenario, what: WhatIf) -> Scenario:
     if "sms" in parsed:
         paths["sms.delivery"] = parsed["sms"]
     for i, site in enumerate(written.sites):
-        for key in ("no_show", "no_show_without_sms"):
+        for key in ("no_show", "no_show_without_sms", "turnout"):
             if key in parsed:
                 paths[f"sites[{i}].arrivals.{key}"] = parsed[key]
         for station in STATIONS:
@@ -136,8 +146,11 @@ def apply(written: Scenario, what: WhatIf) -> Scenario:
     for i, site in enumerate(scenario.sites):
         if f"link.{i}" in parsed:
             data["sites"][i]["connectivity"] = _link(site, parsed[f"link.{i}"])
+    if "order_delay" in parsed and parsed.get("rule") != "district_order":
+        raise ParameterError(f"{OPTION} order_delay: only with rule district_order")
     if "rule" in parsed or "rule_time" in parsed:
-        data["policies"][WHAT_IF] = _policy(str(parsed.get("rule", "")), what.get("rule_time"))
+        delay = float(parsed.get("order_delay", DEFAULT_ORDER_DELAY))
+        data["policies"][WHAT_IF] = _policy(str(parsed.get("rule", "")), what.get("rule_time"), delay)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -185,13 +198,14 @@ def _link(site: Site, up_share: float) -> dict[str, Any]:
     return {"outages": [], "failures": {"time_between_failures": f"exp({between:.0f}s)", "time_to_repair": repair}}
 
 
-def _policy(rule: str, time_text: str | None) -> dict[str, Any]:
+def _policy(rule: str, time_text: str | None, order_delay: float) -> dict[str, Any]:
     if rule not in RULES:
         raise ParameterError(f"{OPTION} rule: expected one of {', '.join(RULES)}, found {rule!r}")
     needs: dict[str, tuple[str, Kind, str]] = {
         "offline_after": ("after", "duration", "an outage length such as 30min"),
         "offline_at": ("at", "clock", "a clock time such as 13:30"),
         "offline_when_queue": ("queue_length", "int", "a number of people waiting such as 10"),
+        "district_order": ("sites_failed", "int", "a number of failed sites such as 2"),
     }
     policy: dict[str, Any] = {"rule": rule, "description": "the what-if's switch rule"}
     if rule in needs:
@@ -200,6 +214,10 @@ def _policy(rule: str, time_text: str | None) -> dict[str, Any]:
             raise ParameterError(f"{OPTION} rule_time: {rule} needs {example}")
         value = parse_value(kind, time_text, "rule_time", OPTION)
         policy[name] = _clock(value) if kind == "clock" else f"{value:g}s" if kind == "duration" else value
+    if rule == "district_order":
+        if order_delay <= 0:
+            raise ParameterError(f"{OPTION} order_delay: expected a duration above 0s, found {order_delay:g}s")
+        policy["delay"] = f"exp({order_delay:g}s)"
     return policy
 
 
@@ -227,12 +245,15 @@ def written_values(scenario: Scenario) -> dict[str, str]:
         "outage_length": format_value("duration", first.end - first.start) if first else "none",
         "rule": "none",
         "rule_time": "",
+        "order_delay": format_value("duration", DEFAULT_ORDER_DELAY),
         "sms": format_value("share", scenario.sms.delivery),
     }
     if scenario.sites:
         site = scenario.sites[0]
         out["no_show"] = format_value("share", site.arrivals.no_show)
         out["no_show_without_sms"] = format_value("share", site.arrivals.no_show_without_sms)
+        turnout = site.arrivals.turnout
+        out["turnout"] = format_value("share", turnout) if turnout is not None else "1 - no-show"
         for station in STATIONS:
             staffs = sorted({s.staff for x in scenario.sites if (s := getattr(x.stations, station)) is not None})
             out[f"staff.{station}"] = "/".join(map(str, staffs)) if staffs else "none"
