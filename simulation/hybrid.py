@@ -15,12 +15,13 @@ the recording staff stay after close until the held records are in (or ``record_
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import simpy
 
 from simulation.availability import DOWN, HORIZON
+from vaxdrill.core.scenario.policies import Policy
 
 SiteModel = Any
 """A :class:`simulation.site.SiteModel` (not imported: the site model imports this module)."""
@@ -133,3 +134,15 @@ def metrics(same: SameDay, closes: float) -> dict[str, float]:
         "same_day_entered_by_close": float(sum(1 for t in entered if t <= closes)),
         "same_day_left_for_back_entry": float(same.left + len(same.pending)),
     }
+
+
+def option_assumptions(policies: Iterable[Policy]) -> list[str]:
+    """What the hybrid and postpone options assume, for the planner's sentence (when used)."""
+    out: list[str] = []
+    if any(p.hybrid for p in policies):
+        out.append("hybrid records are entered online by the recording clerk the same day, without reconciliation")
+    shares = sorted({p.postpone_share for p in policies if p.postpone_share > 0})
+    if shares:
+        pct = ", ".join(f"{s:.0%}" for s in shares)
+        out.append(f"{pct} of those arriving during a fallback are rebooked and do not come back that day")
+    return out

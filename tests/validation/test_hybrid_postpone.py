@@ -12,6 +12,7 @@ import pytest
 
 from simulation.experiment import run_replications
 from simulation.model import realise, simulate_policy
+from simulation.planner import assumptions
 from simulation.site import SiteModel
 from vaxdrill.core.errors import ScenarioError
 from vaxdrill.core.scenario import load_scenario
@@ -160,3 +161,12 @@ def test_postponement_does_not_change_other_policies(write_yaml) -> None:  # typ
     assert simulate_policy(with_p, a, "paper", dict(with_p.policies)).total == (
         simulate_policy(without, b, "paper", dict(without.policies)).total
     )
+
+
+def test_the_planner_names_what_the_options_assume(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    with_options = assumptions(load_scenario(write_yaml(POSTPONE.format(share=0.3))))
+    assert "30%, 100% of those arriving during a fallback are rebooked and do not come back that day" in with_options
+    plain = load_scenario(write_yaml(SITE.format(outage=OUTAGE)))
+    assert any(a.startswith("hybrid records are entered online") for a in assumptions(plain))
+    without = plain.model_copy(update={"policies": {"wait": plain.policies["wait"]}})
+    assert not any("hybrid" in a or "rebooked" in a for a in assumptions(without))
