@@ -170,3 +170,19 @@ def test_the_planner_names_what_the_options_assume(write_yaml) -> None:  # type:
     assert any(a.startswith("hybrid records are entered online") for a in assumptions(plain))
     without = plain.model_copy(update={"policies": {"wait": plain.policies["wait"]}})
     assert not any("hybrid" in a or "rebooked" in a for a in assumptions(without))
+
+
+def test_the_options_on_a_flow_site_are_a_clear_error(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    flow = """
+name: flow
+sites:
+  - name: A
+    booked: 10
+    flow:
+      - {name: check_in, staff: 1, service: 1min}
+      - {name: vaccination, staff: 1, service: 3min, vaccinates: true}
+policies:
+  p: {rule: offline_first, postpone_share: 10%}
+"""
+    with pytest.raises(ScenarioError, match=r"policies\.p\.postpone_share: expected no postpone_share with `flow:`"):
+        load_scenario(write_yaml(flow))
