@@ -52,9 +52,13 @@ class Postpone:
         return Postpone(model, share, model.plan.postpone)
 
     def sends_home(self, i: int) -> bool:
-        """Whether beneficiary ``i``, admitted now, is sent home with a new appointment."""
+        """Whether beneficiary ``i``, admitted now, is sent home with a new appointment (then gone)."""
         m = self.model
         if not m.mode.paper and (m.timeline.always_up or m.timeline.state_at(m.env.now) != DOWN):
             return False
         self.affected += 1
-        return self.u[i] < self.share
+        if self.u[i] >= self.share:
+            return False
+        m.waiting -= 1
+        m._leave(REASON)
+        return True

@@ -249,9 +249,7 @@ class SiteModel:
         if arrived < self.opens:
             yield env.timeout(self.opens - arrived)
         if self.postpone is not None and self.postpone.sends_home(i):
-            self.waiting -= 1
-            self._leave("postponed")
-            return
+            return  # rebooked for another day
         deadline = arrived + self.patience
         paper = False
         for st in self.pre:
