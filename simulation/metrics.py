@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulation.availability import HORIZON
+from simulation.hybrid import metrics as hybrid_metrics
 from simulation.shifts import breaks_minutes, staff_metrics
 from simulation.site import SiteModel
 from vaxdrill.core.scenario.units import format_clock
@@ -104,6 +105,10 @@ def site_metrics(m: SiteModel, checkpoints: Sequence[float]) -> Metrics:
     out["backlog_cleared_after_close_minutes"] = (cleared - m.closes) / 60.0
     out["reconciliation"] = m.backlog.reconciled
     out["span_minutes"] = span / 60.0
+    if m.same_day is not None:  # only under a hybrid policy: older outputs unchanged
+        out.update(hybrid_metrics(m.same_day, m.closes))
+    if m.postpone is not None:
+        out["postpone_affected"] = m.postpone.affected
     if site.shift is not None or site.roles.vaccinator_records or site.roles.verifier_back_entry:
         out.update(staff_metrics(site, end, breaks_minutes(site)))  # only when asked: older outputs unchanged
     return out
@@ -127,6 +132,11 @@ SUMMED = {
     "backlog_at_midnight",
     "reconciliation",
     "staff",
+    "same_day_records",
+    "same_day_entered",
+    "same_day_entered_by_close",
+    "same_day_left_for_back_entry",
+    "postpone_affected",
     "staff_hours",
     "staff_hours_after_close",
 }

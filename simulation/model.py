@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation import availability as av
+from simulation import postpone
 from simulation.district import order_delays, order_switches, order_time
 from simulation.flow import FlowSiteModel
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
@@ -79,6 +80,7 @@ def realise(scenario: Scenario, root: int, replication: int) -> Day:
             link += av.alternating(site.connectivity.failures, rngs["connectivity"], site.opens)
         timelines.append(central if not link else av.Timeline(central_iv + link))
         plans.append(draw_site(site, scenario.sms, central, server.latency, rngs, profiled=load is not None))
+    postpone.draw(scenario, plans, rngs["postpone"])
     differ = any(drawn)
     return Day(
         central=central,

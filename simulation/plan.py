@@ -64,6 +64,7 @@ class SitePlan:
     retry_latency: list[float]
     unselectable: frozenset[int] = frozenset()  # booked beneficiaries the system cannot select all day
     substitutes: int = 0  # waiting-list people admitted, indices after the walk-ins
+    postpone: list[float] = field(default_factory=list)  # uniforms for postponement (simulation.postpone)
 
 
 def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[float]:

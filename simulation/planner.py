@@ -25,6 +25,7 @@ import numpy as np
 
 from simulation.district import order_assumptions
 from simulation.experiment import ci95, run_replications
+from simulation.hybrid import option_assumptions
 from simulation.model import ReplicationResult
 from simulation.shifts import team
 from simulation.turnout import turnout_assumptions
@@ -96,6 +97,7 @@ def assumptions(scenario: Scenario) -> list[str]:
         minutes = ", ".join(f"{e / 60:.0f} min" for e in sorted(escalations))
         out.append(f"the order to go to paper reaches every site after the same delay ({minutes})")
     out.extend(order_assumptions(scenario.policies.values()))
+    out.extend(option_assumptions(scenario.policies.values()))
     return out
 
 

@@ -32,9 +32,11 @@ import simpy
 from simulation import shifts
 from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
+from simulation.hybrid import SameDay
 from simulation.mode import Mode
 from simulation.plan import SitePlan
 from simulation.policies import Switch
+from simulation.postpone import Postpone
 from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
 from simulation.transactions import SystemLink
@@ -116,6 +118,9 @@ class SiteModel:
         if site.roles.verifier_back_entry:
             self.backlog.station = self.stations["verification"]  # the verifier enters between beneficiaries
         self.failed_attempts: list[float] = []  # start times of attempts the system did not answer
+        # Hybrid (records entered online the same day) and postpone-and-rebook (issue 19).
+        self.same_day = SameDay.of(self)
+        self.postpone = Postpone.of(self)
 
     def _build_stations(self) -> None:
         """The MoHFW team's stations (a site with a ``flow`` builds its own: :mod:`simulation.flow`)."""
@@ -146,6 +151,8 @@ class SiteModel:
         for _ in range(clerks):
             env.process(self.backlog.clerk())
         shifts.start(self)
+        if self.same_day is not None:
+            self.same_day.start()
         env.run(until=HORIZON)
         self.vials.session_end()
         for st in self.stations.values():
@@ -241,6 +248,8 @@ class SiteModel:
         self.waiting += 1
         if arrived < self.opens:
             yield env.timeout(self.opens - arrived)
+        if self.postpone is not None and self.postpone.sends_home(i):
+            return  # rebooked for another day
         deadline = arrived + self.patience
         paper = False
         for st in self.pre:
@@ -321,7 +330,7 @@ class SiteModel:
                 paper = yield from self._system_step(rec, i, paper, False)
             rec.res.release()
         if paper:
-            self.backlog.add(i)
+            (self.same_day or self.backlog).add(i)
         now = env.now
         if seats is None:
             # Unlimited seats: nothing waits on this beneficiary's leaving, so no event for it.

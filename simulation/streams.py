@@ -29,6 +29,7 @@ SOURCES = (
     "per_site",  # parameters that differ between sites, drawn once per site and replication
     "unselectable",  # which booked beneficiaries the system cannot select all day
     "substitutes",  # arrival times of waiting-list people admitted in empty places
+    "postpone",  # who is sent home with a new appointment during a fallback (postpone_share)
 )
 
 

@@ -59,6 +59,13 @@ class Scenario(Strict):
                     f"policies.{name}.sites_failed: expected at most the {len(self.sites)} site(s), "
                     f"found {policy.sites_failed}"
                 )
+            flow = next((s.name for s in self.sites if s.flow), None)
+            if flow is not None and (policy.hybrid or policy.postpone_share > 0):
+                option = "hybrid" if policy.hybrid else "postpone_share"
+                raise ValueError(
+                    f"policies.{name}.{option}: expected no {option} with `flow:` sites "
+                    f"(site {flow!r} has a flow; the option applies to the MoHFW stations only)"
+                )
         return self
 
     def require(self, *sections: str) -> None:

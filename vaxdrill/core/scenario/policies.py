@@ -18,6 +18,10 @@ This is the planners' question. Each policy is a rule (the ``rule`` key picks it
   once the signal falls to ``back_at`` of the threshold), a minimum ``min_dwell`` in each mode, and
   optionally ``stay_on_paper``.
 
+Every rule also takes two options (issue 19, :class:`Options`): ``hybrid`` (verify on paper, record
+online later the same day) and ``postpone_share`` (send a share of those who arrive during a
+fallback or outage home with a new appointment).
+
 Per beneficiary, ``paper_after_tries`` (any rule but ``offline_first`` / ``offline_at``) puts one
 person on paper after that many failed attempts, while the site stays online for everyone else.
 """
@@ -30,10 +34,33 @@ from pydantic import Field, model_validator
 
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.distributions import Dist
-from vaxdrill.core.scenario.units import ClockTime, Duration
+from vaxdrill.core.scenario.units import ClockTime, Duration, Share
 
 
-class Wait(Strict):
+class Options(Strict):
+    """Options every rule takes: what happens to paper records, and postponement (issue 19)."""
+
+    hybrid: bool = Field(
+        False,
+        description=(
+            "Verify on paper, record online later the same day: the recording staff enter each paper "
+            "record online once the site is online and the system answers, until `record_by`; "
+            "records still waiting then are left for back-entry."
+        ),
+    )
+    record_by: ClockTime | None = Field(
+        None, description="Hybrid: last time for same-day online entry (none: the end of the simulated day)."
+    )
+    postpone_share: Share = Field(
+        0.0,
+        description=(
+            "Share of those arriving while the site is on paper or the system is down who are sent "
+            "home with a new appointment (rebooked), drawn per beneficiary."
+        ),
+    )
+
+
+class Wait(Options):
     rule: Literal["wait"]
     description: str = ""
     paper_after_tries: int | None = Field(
@@ -41,7 +68,7 @@ class Wait(Strict):
     )
 
 
-class OfflineAfter(Strict):
+class OfflineAfter(Options):
     rule: Literal["offline_after"]
     after: Duration = Field(gt=0, description="Outage length that triggers the switch.")
     escalation: Duration = Field(0.0, ge=0, description="Delay for the order to reach the site.")
@@ -52,18 +79,18 @@ class OfflineAfter(Strict):
     )
 
 
-class OfflineAt(Strict):
+class OfflineAt(Options):
     rule: Literal["offline_at"]
     at: ClockTime
     description: str = ""
 
 
-class OfflineFirst(Strict):
+class OfflineFirst(Options):
     rule: Literal["offline_first"]
     description: str = ""
 
 
-class OfflineWhenQueue(Strict):
+class OfflineWhenQueue(Options):
     rule: Literal["offline_when_queue"]
     queue_length: int = Field(ge=1)
     back_after: Duration = Field(900.0, gt=0)
@@ -76,7 +103,7 @@ class OfflineWhenQueue(Strict):
     )
 
 
-class OfflineWhenSlow(Strict):
+class OfflineWhenSlow(Options):
     """Paper when the system is too slow or fails too often over a window, with hysteresis.
 
     The signal is what a transaction started at each minute would meet, from the site's
@@ -112,7 +139,7 @@ class OfflineWhenSlow(Strict):
         return self
 
 
-class DistrictOrder(Strict):
+class DistrictOrder(Options):
     """A district-wide order to go to paper once ``sites_failed`` sites have failed.
 
     A site has failed once its system has been down for ``after`` (noticed from opening). The order
