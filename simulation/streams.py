@@ -29,6 +29,7 @@ SOURCES = (
     "per_site",  # parameters that differ between sites, drawn once per site and replication
     "unselectable",  # which booked beneficiaries the system cannot select all day
     "substitutes",  # arrival times of waiting-list people admitted in empty places
+    "data_quality",  # duplicates and wrong marks of dose records (per site: simulation.quality)
 )
 
 
