@@ -23,7 +23,9 @@ import numpy as np
 
 from simulation.site import SiteModel
 from simulation.streams import source_key
+from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.quality import DataQuality, Reporting
+from vaxdrill.core.scenario.units import format_clock
 
 Metrics = dict[str, float]
 
@@ -116,3 +118,20 @@ SUMMED = {
 }
 """Summed over sites (``cleared_by_next_deadline`` becomes the number of sites cleared);
 ``next_day_cleared_minutes`` takes the latest site."""
+
+
+def quality_assumptions(scenario: Scenario) -> list[str]:
+    """What the data-quality and next-day figures assume, as a planner would say it."""
+    out: list[str] = []
+    dq, rep = scenario.data_quality, scenario.reporting
+    if dq is not None:
+        out.append(
+            f"each mode switch adds {dq.duplicate_per_switch:.1%} duplicates and {dq.wrong_per_switch:.1%} wrong "
+            f"marks per later dose record (on {dq.duplicate_base:.1%} and {dq.wrong_base:.1%})"
+        )
+    if rep is not None:
+        out.append(
+            f"paper left at midnight is entered from {format_clock(rep.next_day_start)} the next day at "
+            f"{rep.next_day_records_per_hour:g} records an hour per site"
+        )
+    return out
