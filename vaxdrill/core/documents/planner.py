@@ -44,7 +44,10 @@ class NextDayFigures(Part):
     visible_at_next_deadline: Interval = Field(description="Doses in the system at the next day's deadline.")
     backlog_at_next_deadline: Interval
     share_of_sites_cleared_by_deadline: Interval = Field(description="Sites whose backlog is cleared (0-1).")
-    latest_clearing: str = Field(description="Latest site's backlog cleared (next day HH:MM; 00:00: by midnight).")
+    latest_clearing: str = Field(
+        description="When the last site's backlog was cleared in the worst replication (next day HH:MM; 00:00: "
+        "every record entered by midnight)."
+    )
 
 
 class PolicyFigures(Part):
