@@ -29,8 +29,8 @@ class Backlog:
     """
 
     __slots__ = (
-        "after_close", "closes", "entered_times", "env", "mode", "paper_times", "pending", "plan", "reconciled",
-        "records_event", "station", "timeline",
+        "after_close", "closes", "entered_times", "env", "mode", "paper_times", "pending", "plan", "recon_per_switch",
+        "recon_share", "reconciled", "records_event", "station", "switches_at", "timeline",
     )  # fmt: skip
 
     def __init__(
@@ -45,10 +45,15 @@ class Backlog:
         self.pending: deque[int] = deque()
         self.records_event: simpy.Event | None = None
         self.station: StationState | None = None  # set when a station's staff enter records (roles)
+        # Data quality (simulation.quality): the reconciliation share grows per mode switch so far.
+        self.recon_per_switch = 0.0
+        self.recon_share = 0.0  # the flat share (paper.reconciliation_share), set with the above
+        self.switches_at: dict[int, int] = {}  # beneficiary -> mode switches when the record was made
 
     def add(self, beneficiary: int) -> None:
         self.paper_times.append(self.env.now)
         self.pending.append(beneficiary)
+        self.switches_at[beneficiary] = len(self.mode.changes)
         ev = self.records_event
         if ev is not None:
             self.records_event = None
@@ -83,9 +88,21 @@ class Backlog:
             st = self.station
             if st is not None and not st.res.acquire():
                 yield st.res.wait()  # the verifier takes the record between beneficiaries, in turn
-            yield env.timeout(back_entry[j])
+            took, fix = self._entry(j) if self.recon_per_switch else (back_entry[j], recon[j])
+            yield env.timeout(took)
             if st is not None:
-                st.busy += back_entry[j]
+                st.busy += took
                 st.res.release()
             self.entered_times.append(env.now)
-            self.reconciled += recon[j]
+            self.reconciled += fix
+
+    def _entry(self, j: int) -> tuple[float, bool]:
+        """Record ``j``'s entry time and whether it needs reconciliation, its share grown by the switches.
+
+        The same uniform and reconciliation time as the flat share: with no switches the record is
+        entered exactly as without ``data_quality``.
+        """
+        plan = self.plan
+        share = self.recon_share + self.recon_per_switch * self.switches_at.get(j, 0)
+        fix = plan.reconciliation_u[j] < share
+        return plan.back_entry_plain[j] + (plan.reconciliation_time[j] if fix else 0.0), fix

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from simulation.availability import HORIZON
 from simulation.hybrid import metrics as hybrid_metrics
+from simulation.quality import SUMMED as QUALITY_SUMMED
 from simulation.shifts import breaks_minutes, staff_metrics
 from simulation.site import SiteModel
 from vaxdrill.core.scenario.units import format_clock
@@ -196,7 +197,7 @@ class DayTotals:
         keys = sorted({k for s in per_site for k in s})  # sites may have different stations
         for key in keys:
             head = key.split(".", 1)[0]
-            if key in SUMMED or head in ("vaccinated_by", "turned_away_by", "blocked_minutes"):
+            if key in SUMMED or key in QUALITY_SUMMED or head in ("vaccinated_by", "turned_away_by", "blocked_minutes"):
                 out[key] = float(sum(s.get(key, 0.0) for s in per_site))
         out["attainment"] = out.get("vaccinated", 0.0) / self.target if self.target else 0.0
         _np_wait_stats("wait_minutes", np.asarray(self.to_vaccination, dtype=float), out)
@@ -215,6 +216,8 @@ class DayTotals:
         out["backlog_cleared_after_close_minutes"] = max(
             (s["backlog_cleared_after_close_minutes"] for s in per_site), default=0.0
         )
+        if any("next_day_cleared_minutes" in s for s in per_site):
+            out["next_day_cleared_minutes"] = max(s.get("next_day_cleared_minutes", 0.0) for s in per_site)
         return out
 
     def series(self) -> dict[str, list[float]]:

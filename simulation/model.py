@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulation import availability as av
-from simulation import postpone
+from simulation import postpone, quality
 from simulation.district import order_delays, order_switches, order_time
 from simulation.flow import FlowSiteModel
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
@@ -115,8 +115,15 @@ def simulate_policy(scenario: Scenario, day: Day, policy_name: str, policies: di
         else:
             rules = switches(policy, tl, site.opens)
         kind = FlowSiteModel if site.flow else SiteModel
-        model = kind(site, plan, tl, scenario.server, policy, rules, day.load).run()
+        model = quality.prepare(kind(site, plan, tl, scenario.server, policy, rules, day.load), scenario.data_quality)
+        model.run()
         per_site.append(site_metrics(model, scenario.checkpoints))
+        # Only when asked (issue 19, items 5 and 6): older scenarios' outputs unchanged.
+        if scenario.data_quality is not None:
+            rng = quality.quality_stream(day.root, day.replication, k)
+            per_site[-1].update(quality.quality_metrics(model, scenario.data_quality, rng))
+        if scenario.reporting is not None:
+            per_site[-1].update(quality.reporting_metrics(model, scenario.reporting))
         if day.drawn:
             per_site[-1].update({f"drawn.{path}": v for path, v in day.drawn[k].items()})
         totals.add(model)

@@ -65,6 +65,10 @@ class SitePlan:
     unselectable: frozenset[int] = frozenset()  # booked beneficiaries the system cannot select all day
     substitutes: int = 0  # waiting-list people admitted, indices after the walk-ins
     postpone: list[float] = field(default_factory=list)  # uniforms for postponement (simulation.postpone)
+    # The same draws, kept apart so reconciliation can grow with mode switches (simulation.quality).
+    reconciliation_u: list[float] = field(default_factory=list)  # uniform behind needs_reconciliation
+    reconciliation_time: list[float] = field(default_factory=list)  # added when a record needs it
+    back_entry_plain: list[float] = field(default_factory=list)  # back_entry without reconciliation
 
 
 def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[float]:
@@ -137,9 +141,11 @@ def draw_site(
     observation = _draw(site.stations.observation.duration, rngs["observation"], n)
     b = rngs["back_entry"]
     paper = site.paper
-    back = site.paper.back_entry.sample(b, n)
-    recon = b.random(n) < paper.reconciliation_share
-    back = back + np.where(recon, paper.reconciliation_time.sample(b, n), 0.0)
+    plain = site.paper.back_entry.sample(b, n)
+    u = b.random(n)
+    recon = u < paper.reconciliation_share
+    extra = paper.reconciliation_time.sample(b, n)
+    back = plain + np.where(recon, extra, 0.0)
     unselectable: frozenset[int] = frozenset()
     if site.unselectable > 0 and booked:
         # Its own stream, drawn only when asked for: scenarios without it keep every other draw.
@@ -158,4 +164,7 @@ def draw_site(
         retry_latency=_latency(latency, rngs["retry_latency"], RETRY_DRAWS, profiled),
         unselectable=unselectable,
         substitutes=n_sub,
+        reconciliation_u=u.tolist(),
+        reconciliation_time=extra.tolist(),
+        back_entry_plain=plain.tolist(),
     )

@@ -27,13 +27,15 @@ from simulation.district import order_assumptions
 from simulation.experiment import ci95, run_replications
 from simulation.hybrid import option_assumptions
 from simulation.model import ReplicationResult
+from simulation.quality import quality_assumptions
 from simulation.shifts import team
 from simulation.turnout import turnout_assumptions
+from vaxdrill.core.documents.planner import PlannerDocument
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.policies import OfflineAfter
 from vaxdrill.core.scenario.units import format_clock
 
-SCHEMA = "vaxdrill.planner/1"
+SCHEMA = PlannerDocument.SCHEMA
 
 
 def _target(site: Any) -> int:
@@ -73,6 +75,34 @@ def district(scenario: Scenario, results: Sequence[ReplicationResult]) -> dict[s
             "staff_hours_after_close": ci95(after).as_json(),
             "probability_best": round(float(prob[k]), 4),
         }
+        out[name].update(_quality(scenario, results, name))
+    return out
+
+
+def _quality(scenario: Scenario, results: Sequence[ReplicationResult], name: str) -> dict[str, Any]:
+    """Data quality and the next day (issue 19, items 5 and 6), when the scenario asks for them."""
+    tot = [r.policies[name].total for r in results]
+
+    def iv(key: str) -> dict[str, Any]:
+        return ci95([t[key] for t in tot]).as_json()
+
+    out: dict[str, Any] = {}
+    if scenario.data_quality is not None:
+        keys = ["mode_switches", "duplicates_expected", "duplicates_from_switches_expected", "wrong_records_expected"]
+        keys += ["wrong_records_from_switches_expected", "reconciliation"]
+        out["data_quality"] = {k: iv(k) for k in keys}
+    rep = scenario.reporting
+    if rep is not None:
+        n = max(len(scenario.sites), 1)
+        latest = max((t["next_day_cleared_minutes"] for t in tot), default=0.0) * 60.0  # worst replication
+        out["next_day"] = {
+            "report_time": format_clock(rep.time),
+            "deadline": format_clock(rep.next_day_deadline),
+            **{k: iv(k) for k in ("visible_at_report", "backlog_at_report")},
+            **{k: iv(k) for k in ("visible_at_next_deadline", "backlog_at_next_deadline")},
+            "share_of_sites_cleared_by_deadline": ci95([t["cleared_by_next_deadline"] / n for t in tot]).as_json(),
+            "latest_clearing": format_clock(min(latest, 24 * 3600.0 - 60)),
+        }
     return out
 
 
@@ -98,6 +128,7 @@ def assumptions(scenario: Scenario) -> list[str]:
         out.append(f"the order to go to paper reaches every site after the same delay ({minutes})")
     out.extend(order_assumptions(scenario.policies.values()))
     out.extend(option_assumptions(scenario.policies.values()))
+    out.extend(quality_assumptions(scenario))
     return out
 
 
@@ -165,7 +196,7 @@ def planner_document(
 ) -> dict[str, Any]:
     """``planner.json``: district outputs per policy, the assumptions and (optionally) the flip check."""
     flip = flip_check(scenario, results, seed) if check_flip and results else None
-    return {
+    doc = {
         "schema": SCHEMA,
         "scenario": scenario.name,
         "seed": seed,
@@ -175,3 +206,4 @@ def planner_document(
         "flip_check": flip,
         "policies": district(scenario, results),
     }
+    return PlannerDocument.model_validate(doc).to_json()  # validated as written: schemas/ describes it

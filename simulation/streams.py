@@ -30,6 +30,7 @@ SOURCES = (
     "unselectable",  # which booked beneficiaries the system cannot select all day
     "substitutes",  # arrival times of waiting-list people admitted in empty places
     "postpone",  # who is sent home with a new appointment during a fallback (postpone_share)
+    "data_quality",  # duplicates and wrong marks of dose records (per site: simulation.quality)
 )
 
 

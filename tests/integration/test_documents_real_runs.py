@@ -14,6 +14,7 @@ from vaxdrill.core.documents import (
     CapacityResult,
     Document,
     LoadTestSummary,
+    PlannerDocument,
     ServerProfileDocument,
     SimulationSummary,
     read_document,
@@ -66,6 +67,7 @@ def test_simulate_loadtest_capacity_and_profile_documents(tmp_path: Path) -> Non
     res = vaxdrill("simulate", str(SCENARIOS / "raigad-2021-01-16.yaml"), "-n", "2", "--out", str(sim))
     assert res.returncode == 0, res.stderr
     reads_back(sim / "summary.json", SimulationSummary)
+    reads_back(sim / "planner.json", PlannerDocument)
 
     (tmp_path / "lt.yaml").write_text(LOADTEST, encoding="utf-8")
     lt = tmp_path / "lt"

@@ -17,6 +17,7 @@ from simulation.outputs import PLOTS
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.units import format_clock, format_duration
 from vaxdrill.report.html import Figure, MetricTable, figure, metric_columns, metric_table, write
+from vaxdrill.report.planner import planner_section
 
 MAIN = (
     ("vaccinated", "vaccinated"),
@@ -171,7 +172,9 @@ def _server_text(scenario: Scenario) -> str:
     return "; ".join(x for x in (outages and f"scripted outages {outages}", stochastic) if x) or "no outage"
 
 
-def write_report(folder: Path, scenario: Scenario, summary: dict[str, Any]) -> Path:
+def write_report(
+    folder: Path, scenario: Scenario, summary: dict[str, Any], planner: dict[str, Any] | None = None
+) -> Path:
     return write(
         folder / "report.html",
         "simulation.html.j2",
@@ -190,4 +193,5 @@ def write_report(folder: Path, scenario: Scenario, summary: dict[str, Any]) -> P
         across=across_table(folder),
         across_figure=figure(folder / SITE_PLOT, "Attainment across sites, all replications pooled"),
         schema=summary["schema"],
+        planner=planner_section(planner),
     )

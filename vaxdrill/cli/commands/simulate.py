@@ -97,7 +97,7 @@ def simulate(
     write_csvs(run.path, scenario, results)
     write_plots(run.path, scenario, results)
     write_across_sites(run.path, scenario, results)
-    write_report(run.path, scenario, doc)
+    write_report(run.path, scenario, doc, planner)
     run.finish(replications=n, policies=names, workers=workers, argv_text=shlex.join(sys.argv))
 
     cols = [("vaccinated", "vaccinated")] + [(f"vaccinated_by.{c}", f"by {c}") for c in doc["checkpoints"]]

@@ -12,6 +12,7 @@ schema                                 file                            model
 ``vaxdrill.sensitivity/1``             ``summary.json`` (sensitivity)  :class:`SensitivitySummary`
 ``vaxdrill.optimise/1``                ``summary.json`` (optimise)     :class:`OptimiseSummary`
 ``vaxdrill.calibrate/1``               ``summary.json`` (calibrate)    :class:`CalibrateSummary`
+``vaxdrill.planner/1``                 ``planner.json`` (simulate)     :class:`PlannerDocument`
 =====================================  ==============================  ==========================
 
 Producers validate a document through its model before writing it; readers use
@@ -35,6 +36,7 @@ from vaxdrill.core.documents.capacity import CapacityResult
 from vaxdrill.core.documents.drill import DrillSummary
 from vaxdrill.core.documents.loadtest import LoadTestSummary
 from vaxdrill.core.documents.optimise import OptimiseSummary
+from vaxdrill.core.documents.planner import PlannerDocument
 from vaxdrill.core.documents.profile import ServerProfileDocument
 from vaxdrill.core.documents.sensitivity import SensitivitySummary
 from vaxdrill.core.documents.simulation import SimulationSummary
@@ -43,8 +45,8 @@ from vaxdrill.core.errors import DocumentError
 
 __all__ = [
     "DOCUMENTS", "CalibrateSummary", "CapacityResult", "Document", "DocumentError", "DrillSummary", "LoadTestSummary",
-    "OptimiseSummary", "SensitivitySummary", "ServerProfileDocument", "SimulationSummary", "SweepSummary",
-    "json_schema", "model_for", "parse_document", "read_any",
+    "OptimiseSummary", "PlannerDocument", "SensitivitySummary", "ServerProfileDocument", "SimulationSummary",
+    "SweepSummary", "json_schema", "model_for", "parse_document", "read_any",
     "read_document", "read_json_object", "schema_file_name",
 ]  # fmt: skip
 
@@ -52,7 +54,7 @@ DOCUMENTS: dict[str, type[Document]] = {
     m.SCHEMA: m
     for m in (
         SimulationSummary, LoadTestSummary, CapacityResult, ServerProfileDocument, DrillSummary, SweepSummary,
-        SensitivitySummary, OptimiseSummary, CalibrateSummary,
+        SensitivitySummary, OptimiseSummary, CalibrateSummary, PlannerDocument,
     )
 }  # fmt: skip
 """Every results document by its ``schema`` tag."""

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from vaxdrill.core.scenario.base import Strict
 from vaxdrill.core.scenario.loadplan import Fault, LoadProfile, Slo, Target
 from vaxdrill.core.scenario.policies import DistrictOrder, Policy
+from vaxdrill.core.scenario.quality import DataQuality, Reporting
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Server, Sms
 from vaxdrill.core.scenario.units import ClockTime
@@ -43,6 +44,12 @@ class Scenario(Strict):
     slos: list[Slo] = Field(default_factory=list, max_length=200)
     faults: list[Fault] = Field(default_factory=list, max_length=200)
     target: Target = Field(default_factory=Target, description="Hosts a load test may reach beyond this machine.")
+    data_quality: DataQuality | None = Field(
+        None, description="Duplicates, wrong marks and reconciliation growing with mode switches (none: not reported)."
+    )
+    reporting: Reporting | None = Field(
+        None, description="The day's reporting time and the next day's deadline (none: not reported)."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
