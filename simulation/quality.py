@@ -129,9 +129,16 @@ def quality_assumptions(scenario: Scenario) -> list[str]:
             f"each mode switch adds {dq.duplicate_per_switch:.1%} duplicates and {dq.wrong_per_switch:.1%} wrong "
             f"marks per later dose record (on {dq.duplicate_base:.1%} and {dq.wrong_base:.1%})"
         )
+    elif any(p.rule != "wait" for p in scenario.policies.values()):
+        # Without the block the answer still rests on data quality not depending on the policy: say so.
+        shares = sorted({s.paper.reconciliation_share for s in scenario.sites})
+        share = "/".join(f"{x:.0%}" for x in shares)
+        out.append(f"{share} of paper records need reconciliation however often a site switches mode")
     if rep is not None:
         out.append(
             f"paper left at midnight is entered from {format_clock(rep.next_day_start)} the next day at "
             f"{rep.next_day_records_per_hour:g} records an hour per site"
         )
+    else:
+        out.append("the day's figures count every dose, entered or not (no reporting time)")
     return out

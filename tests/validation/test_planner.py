@@ -40,3 +40,7 @@ def test_the_sentence_names_the_close_assumption_and_the_raigad_answer_grows_wit
     assert "send_home" in doc["sentence"]
     home = RAIGAD.model_copy(update={"sites": [s.model_copy(update={"at_close": "send_home"}) for s in RAIGAD.sites]})
     assert "sent home" in assumptions(home)[0]
+    # Without data_quality / reporting blocks the sentence says what the answer assumes instead.
+    said = assumptions(RAIGAD)
+    assert "5% of paper records need reconciliation however often a site switches mode" in said
+    assert "the day's figures count every dose, entered or not (no reporting time)" in said
