@@ -28,6 +28,7 @@ from typing import Any
 import simpy
 
 from simulation.availability import HORIZON
+from simulation.engine import Env
 from simulation.site import Proc, SiteModel
 from simulation.staff import StationState
 from vaxdrill.core.scenario.flow import FlowStation, vaccinating
@@ -39,7 +40,7 @@ STAFFED, SELF, BATCH = 0, 1, 2
 class GroupSession:
     """A batch station: a free staff member serves up to ``size`` waiting beneficiaries at once."""
 
-    def __init__(self, env: simpy.Environment, st: StationState, size: int) -> None:
+    def __init__(self, env: Env, st: StationState, size: int) -> None:
         self.env, self.st, self.size = env, st, size
         self.free = st.staff
         self.waiting: deque[tuple[simpy.Event, int, float]] = deque()
@@ -63,7 +64,7 @@ class GroupSession:
                 st.waits.append(now - t0)
             d = st.service[group[0][1]]  # one session length for the whole group
             st.busy += d
-            self.env.process(self._session(group, d))
+            self.env.start(self._session(group, d))
 
     def _session(self, group: list[tuple[simpy.Event, int, float]], d: float) -> Proc:
         yield self.env.timeout(d)

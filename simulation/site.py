@@ -32,6 +32,7 @@ import simpy
 from simulation import shifts
 from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
+from simulation.engine import Env
 from simulation.mode import Mode
 from simulation.plan import SitePlan
 from simulation.policies import Switch
@@ -60,7 +61,7 @@ class SiteModel:
         switches: list[Switch],
         load: ServerLoad | None = None,
     ) -> None:
-        self.env = env = simpy.Environment()
+        self.env = env = Env()
         self.site, self.plan, self.timeline, self.server, self.policy = site, plan, timeline, server, policy
         self.switches = switches
         self.load = load
@@ -164,11 +165,11 @@ class SiteModel:
 
     def _arrivals(self) -> Proc:
         env = self.env
-        visit = self._visit
+        visit, start = self._visit, env.start
         for t, i in self.plan.arrivals:
             if t > env.now:
                 yield env.timeout(t - env.now)
-            env.process(visit(i, t))
+            start(visit(i, t))
 
     def _close(self) -> Proc:
         yield self.env.timeout(self.closes)
