@@ -99,10 +99,10 @@ class Env(simpy.Environment):
         while queue:
             self._now, _, _, event = heappop(queue)
             if event is stop:
-                stop.callbacks = None
+                stop.callbacks = None  # type: ignore[assignment]  # processed, as SimPy marks it
                 return None
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:  # type: ignore[union-attr]
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+            for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
                 exc = type(event._value)(*event._value.args)
