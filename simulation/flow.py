@@ -28,6 +28,7 @@ from typing import Any
 import simpy
 
 from simulation.availability import HORIZON
+from simulation.engine import Env
 from simulation.site import Proc, SiteModel
 from simulation.staff import StationState
 from vaxdrill.core.scenario.flow import FlowStation, vaccinating
@@ -39,7 +40,7 @@ STAFFED, SELF, BATCH = 0, 1, 2
 class GroupSession:
     """A batch station: a free staff member serves up to ``size`` waiting beneficiaries at once."""
 
-    def __init__(self, env: simpy.Environment, st: StationState, size: int) -> None:
+    def __init__(self, env: Env, st: StationState, size: int) -> None:
         self.env, self.st, self.size = env, st, size
         self.free = st.staff
         self.waiting: deque[tuple[simpy.Event, int, float]] = deque()
@@ -47,14 +48,14 @@ class GroupSession:
     def join(self, i: int) -> simpy.Event:
         """An event that fires when beneficiary ``i``'s group session ends."""
         ev = simpy.Event(self.env)
-        now = self.env.now
+        now = self.env._now
         self.waiting.append((ev, i, now))
         self.st.queue_change(now, 1)
         self._start()
         return ev
 
     def _start(self) -> None:
-        st, now = self.st, self.env.now
+        st, now = self.st, self.env._now
         while self.free and self.waiting:
             self.free -= 1
             group = [self.waiting.popleft() for _ in range(min(self.size, len(self.waiting)))]
@@ -63,7 +64,7 @@ class GroupSession:
                 st.waits.append(now - t0)
             d = st.service[group[0][1]]  # one session length for the whole group
             st.busy += d
-            self.env.process(self._session(group, d))
+            self.env.start(self._session(group, d))
 
     def _session(self, group: list[tuple[simpy.Event, int, float]], d: float) -> Proc:
         yield self.env.timeout(d)
@@ -157,7 +158,7 @@ class FlowSiteModel(SiteModel):
                     # so no event for it (as the team's unlimited observation room).
                     if paper:
                         self.backlog.add(i)
-                    end = env.now + d
+                    end = env._now + d
                     if end < HORIZON:
                         self.inside -= 1
                         self.last_exit = max(self.last_exit, end)
@@ -166,7 +167,9 @@ class FlowSiteModel(SiteModel):
             elif kind == BATCH:
                 yield self.groups[k].join(i)
             else:
-                if st.res.acquire():
+                res = st.res
+                if res.free:  # res.acquire() inlined
+                    res.free -= 1
                     st.waits.append(0.0)
                 else:
                     served = yield from self._wait(st, deadline if before else math.inf)
@@ -175,20 +178,20 @@ class FlowSiteModel(SiteModel):
                         return
                 if k == v:
                     self.waiting -= 1
-                    if not self.vials.take(env.now, st.q + 1):
+                    if not self.vials.take(env._now, st.q + 1):
                         st.res.release()
                         self._leave("no_dose")
                         return
-                    start = env.now
+                    start = env._now
                 if st.needs_system and mode.paper:
                     paper = True
-                d = quick(st, i, paper)
+                d = quick(st, i, paper) if st.needs_system else st.service[i]
                 if d >= 0.0:
                     st.busy += d
                     yield env.timeout(d)
                 else:
                     paper = yield from self._system_step(st, i, paper, before and k != v)
-                st.res.release()
+                res.release()
                 if paper is None:
                     self.waiting -= 1
                     self._leave("sent_home")
@@ -197,7 +200,7 @@ class FlowSiteModel(SiteModel):
                     before = False
                     self.vaccinated += 1
                     self.present -= 1
-                    self.vacc_times.append(env.now)
+                    self.vacc_times.append(env._now)
                     self.to_vaccination.append(start - arrived)
             k = k + 1 if routes[k] is None else self._next(k, i)
         if before:  # routed out of the site without reaching the vaccinator
@@ -207,4 +210,4 @@ class FlowSiteModel(SiteModel):
         if paper:
             self.backlog.add(i)
         self.inside -= 1
-        self.last_exit = max(self.last_exit, env.now)
+        self.last_exit = max(self.last_exit, env._now)

@@ -32,6 +32,7 @@ import simpy
 from simulation import shifts
 from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
+from simulation.engine import Env
 from simulation.hybrid import SameDay
 from simulation.mode import Mode
 from simulation.plan import SitePlan
@@ -62,7 +63,7 @@ class SiteModel:
         switches: list[Switch],
         load: ServerLoad | None = None,
     ) -> None:
-        self.env = env = simpy.Environment()
+        self.env = env = Env()
         self.site, self.plan, self.timeline, self.server, self.policy = site, plan, timeline, server, policy
         self.switches = switches
         self.load = load
@@ -137,7 +138,7 @@ class SiteModel:
     # -- the day ---------------------------------------------------------------------------
     def run(self) -> SiteModel:
         env = self.env
-        env.process(self._arrivals())
+        env.start(self._arrivals())
         if self.switches:
             if self.switches[0][0] <= 0.0 and self.switches[0][1]:
                 self.mode.paper = True
@@ -145,11 +146,11 @@ class SiteModel:
             else:
                 rest = self.switches
             if rest:
-                env.process(self.mode.follow(rest))
-        env.process(self._close())
+                env.start(self.mode.follow(rest))
+        env.start(self._close())
         clerks = self.backlog.station.staff if self.backlog.station else self.site.paper.back_entry_staff
         for _ in range(clerks):
-            env.process(self.backlog.clerk())
+            env.start(self.backlog.clerk())
         shifts.start(self)
         if self.same_day is not None:
             self.same_day.start()
@@ -171,11 +172,11 @@ class SiteModel:
 
     def _arrivals(self) -> Proc:
         env = self.env
-        visit = self._visit
+        visit, start = self._visit, env.start
         for t, i in self.plan.arrivals:
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            env.process(visit(i, t))
+            if t > env._now:
+                yield env.timeout(t - env._now)
+            start(visit(i, t))
 
     def _close(self) -> Proc:
         yield self.env.timeout(self.closes)
@@ -192,22 +193,22 @@ class SiteModel:
         if rule is None or self.mode.paper or st.q < rule.queue_length:
             return
         self.mode.set(True)
-        back = self.timeline.stable_from(self.env.now, rule.back_after)
+        back = self.timeline.stable_from(self.env._now, rule.back_after)
         if rule.min_dwell > 0:
-            back = max(back, self.env.now + rule.min_dwell)  # no zero-length paper episodes
+            back = max(back, self.env._now + rule.min_dwell)  # no zero-length paper episodes
         if back < math.inf:
-            self.env.process(self.mode.follow([(back, False)]))
+            self.env.start(self.mode.follow([(back, False)]))
 
     # -- a beneficiary ---------------------------------------------------------------------
     def _leave(self, reason: str, at: float | None = None) -> None:
         self.turned_away[reason] += 1
         self.present -= 1
         self.inside -= 1
-        self.last_exit = max(self.last_exit, self.env.now if at is None else at)
+        self.last_exit = max(self.last_exit, self.env._now if at is None else at)
 
     def _gave_up(self, deadline: float) -> None:
         self.waiting -= 1
-        now = self.env.now
+        now = self.env._now
         if deadline <= now:
             self._leave("patience", deadline)
         else:
@@ -216,7 +217,7 @@ class SiteModel:
     def _wait(self, st: StationState, deadline: float) -> Proc:
         """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
         env = self.env
-        t0 = env.now
+        t0 = env._now
         if deadline <= t0:
             return False  # patience ran out during the previous step: leaves without queueing
         st.queue_change(t0, 1)
@@ -224,7 +225,7 @@ class SiteModel:
         if st.needs_system and self.blocked:
             self._queue_trigger(st)
         served = yield st.res.wait(deadline)
-        now = env.now
+        now = env._now
         st.queue_change(now, -1)
         if served:
             self.queue_leaves.append(now)
@@ -257,7 +258,8 @@ class SiteModel:
                 self.waiting -= 1
                 self._leave(self.home_reason)
                 return
-            if st.res.acquire():
+            if st.res.free:  # res.acquire() inlined
+                st.res.free -= 1
                 st.waits.append(0.0)
             else:
                 served = yield from self._wait(st, deadline)
@@ -266,7 +268,8 @@ class SiteModel:
                     return
             if st.needs_system and mode.paper:
                 paper = True
-            d = quick(st, i, paper) if not (unsel and i in unsel) else -1.0
+            never = unsel and i in unsel  # the system never selects them: the slow path
+            d = (-1.0 if never else quick(st, i, paper)) if st.needs_system else st.service[i]
             if d >= 0.0:
                 st.busy += d
                 yield env.timeout(d)
@@ -283,7 +286,8 @@ class SiteModel:
             self.waiting -= 1
             self._leave(self.home_reason)
             return
-        if vac.res.acquire():
+        if vac.res.free:  # res.acquire() inlined
+            vac.res.free -= 1
             vac.waits.append(0.0)
         else:
             served = yield from self._wait(vac, deadline)
@@ -291,32 +295,33 @@ class SiteModel:
                 self._gave_up(deadline)
                 return
         self.waiting -= 1
-        if not self.vials.take(env.now, vac.q + 1):
+        if not self.vials.take(env._now, vac.q + 1):
             vac.res.release()
             self._leave("no_dose")
             return
-        start = env.now
+        start = env._now
         d = vac.service[i]
         vac.busy += d
         yield env.timeout(d)
         self.vaccinated += 1
         self.present -= 1
-        now = env.now
+        now = env._now
         self.vacc_times.append(now)
         self.to_vaccination.append(start - arrived)
         if self.rec_by_vac:
             paper = yield from shifts.record_by_vaccinator(self, i, paper)
         seats = self.seats
         if seats is not None and not seats.acquire():
-            t0 = env.now
+            t0 = env._now
             yield seats.wait()  # the vaccinator cannot take the next one until a seat is free
-            vac.busy += env.now - t0
+            vac.busy += env._now - t0
         vac.res.release()
-        obs_end = env.now + self.obs[i]
+        obs_end = env._now + self.obs[i]
 
         rec = self.rec if not self.rec_by_vac else None
         if rec is not None:
-            if rec.res.acquire():
+            if rec.res.free:  # res.acquire() inlined
+                rec.res.free -= 1
                 rec.waits.append(0.0)
             else:
                 yield from self._wait(rec, math.inf)
@@ -331,7 +336,7 @@ class SiteModel:
             rec.res.release()
         if paper:
             (self.same_day or self.backlog).add(i)
-        now = env.now
+        now = env._now
         if seats is None:
             # Unlimited seats: nothing waits on this beneficiary's leaving, so no event for it.
             if obs_end < HORIZON:
@@ -342,7 +347,7 @@ class SiteModel:
             yield env.timeout(obs_end - now)
         seats.release()
         self.inside -= 1
-        self.last_exit = max(self.last_exit, env.now)
+        self.last_exit = max(self.last_exit, env._now)
 
     def _system_step(self, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
         """Serve beneficiary ``i`` at a station that needs the system; return whether on paper.
@@ -364,13 +369,13 @@ class SiteModel:
         lat, state = self.system.attempt(st.latency[i])
         never = may_leave and i in self.unselectable
         if not never and state != DOWN and lat <= self.server.timeout:
-            st.transactions.append(env.now + lat)
+            st.transactions.append(env._now + lat)
             d = st.service[i] + lat
             st.busy += d
             yield env.timeout(d)
             return False
         # The system does not answer: retry, then hold until it answers or the site goes to paper.
-        t0 = env.now
+        t0 = env._now
         tries: list[float] = []
         if never:
             done, give_up = math.inf, hopeless(self.server, t0, tries)
@@ -395,7 +400,7 @@ class SiteModel:
                 events.append(self.never)
             yield events[0] if len(events) == 1 else env.any_of(events)
         self.blocked -= 1
-        now = env.now
+        now = env._now
         self.failed_attempts += [a for a in tries if a <= now]  # not those planned after going to paper
         st.blocked_time += now - t0
         st.busy += now - t0

@@ -44,7 +44,7 @@ class SystemLink:
 
     def attempt(self, latency: float) -> tuple[float, int]:
         """Latency of an attempt starting now (load, then degradation applied) and the system's state."""
-        now = self.env.now
+        now = self.env._now
         lat = latency
         if self.load is not None:
             lat = self.load.latency(lat, now)
@@ -63,9 +63,16 @@ class SystemLink:
             return st.service[i]
         if paper:
             return st.paper_service[i]
-        lat, state = self.attempt(st.latency[i])
+        # attempt() inlined: this runs for almost every beneficiary.
+        now = self.env._now
+        lat = st.latency[i]
+        if self.load is not None:
+            lat = self.load.latency(lat, now)
+        state = UP if self.always_up else self.timeline.state_at(now)
+        if state == DEGRADED:
+            lat *= self.server.degraded_factor
         if state != DOWN and lat <= self.server.timeout:
-            st.transactions.append(self.env.now + lat)
+            st.transactions.append(now + lat)
             return st.service[i] + lat
         return -1.0
 
