@@ -18,6 +18,7 @@ from regserver.accounts import StaffAccount, put_accounts, put_drill_accounts
 from regserver.batcher import BookingBatcher
 from regserver.config import ServerConfig
 from regserver.db import Database
+from regserver.fastbook import FastBooking
 from regserver.faults import FaultPlan
 from regserver.guard import Guard
 from regserver.keys import load_keys
@@ -126,9 +127,14 @@ HOT_PATHS = (
 
 def asgi_app(config: ServerConfig, worker: int = 0) -> Guard:
     """The app behind :class:`Guard`, outermost so it holds uvicorn's own connection (for resets); errors
-    stop at :class:`~regserver.errors.ContainErrors`, so uvicorn never prints a request's traceback."""
-    app = create_app(config, worker)
-    return Guard(errors.ContainErrors(app), holder=app)
+    stop at :class:`~regserver.errors.ContainErrors`, so uvicorn never prints a request's traceback; well-formed
+    bookings skip FastAPI's request path (:class:`~regserver.fastbook.FastBooking`)."""
+    return layers(create_app(config, worker))
+
+
+def layers(app: FastAPI) -> Guard:
+    """``app`` with the layers a server puts in front of it (tests use the same)."""
+    return Guard(errors.ContainErrors(FastBooking(app, holder=app)), holder=app)
 
 
 def app_from_env() -> Guard:

@@ -65,7 +65,12 @@ def _check_slot(row: Any, slot: str) -> None:
     ),
 )
 async def schedule(body: s.Schedule, mobile: Citizen, request: Request) -> Response:
-    st: ServerState = request.app.state.server
+    appointment_id = await book(request.app.state.server, body, mobile)
+    return json_response({"appointment_confirmation_no": appointment_id})
+
+
+async def book(st: ServerState, body: s.Schedule, mobile: str) -> str:
+    """Book ``body`` for ``mobile``: the appointment's id, or :class:`ApiProblem` (also regserver/fastbook.py)."""
     wanted = list(dict.fromkeys(body.beneficiaries))
     session = await _session_fact(st, body.session_id)
     if body.center_id is not None and body.center_id != session.center_id:
@@ -76,7 +81,7 @@ async def schedule(body: s.Schedule, mobile: Citizen, request: Request) -> Respo
     outcome = await st.batcher.book(booking)
     if not isinstance(outcome, Booked):
         raise refusal_problem(outcome, body.dose, session.min_age_limit)
-    return json_response({"appointment_confirmation_no": outcome.appointment_id})
+    return outcome.appointment_id
 
 
 def refusal_problem(outcome: UnderAge | Refusal, dose: int, min_age_limit: int) -> ApiProblem:

@@ -16,9 +16,8 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from regserver.app import create_app, prepare
+from regserver.app import create_app, layers, prepare
 from regserver.config import ServerConfig
-from regserver.guard import Guard
 from regserver.seed import session_id_for
 from regserver.state import ServerState
 from vaxdrill.core.otp import drill_otp, otp_hash
@@ -131,7 +130,7 @@ async def start(config: ServerConfig, scenario: Scenario, reset: bool = False) -
     app = create_app(config)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=Guard(app, holder=app)), base_url="http://test") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=layers(app)), base_url="http://test") as client,
     ):
         yield Srv(client, config, scenario, app)
     # A connection the app left unclosed warns when collected; collect now so the warning fails the test
