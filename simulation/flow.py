@@ -28,8 +28,8 @@ from typing import Any
 import simpy
 
 from simulation.availability import HORIZON
-from simulation.engine import Env
-from simulation.site import Proc, SiteModel
+from simulation.engine import Env, Proc
+from simulation.site import SiteModel
 from simulation.staff import StationState
 from vaxdrill.core.scenario.flow import FlowStation, vaccinating
 
@@ -133,7 +133,7 @@ class FlowSiteModel(SiteModel):
         self.inside += 1
         self.waiting += 1
         if arrived < self.opens:
-            yield env.timeout(self.opens - arrived)
+            yield self.opens - arrived
         deadline = arrived + self.patience
         paper: bool | None = False
         flow, order, v, kinds, skips, routes = self.flow, self.order, self.v, self.kinds, self.skips, self.routes
@@ -163,7 +163,7 @@ class FlowSiteModel(SiteModel):
                         self.inside -= 1
                         self.last_exit = max(self.last_exit, end)
                     return
-                yield env.timeout(d)
+                yield d
             elif kind == BATCH:
                 yield self.groups[k].join(i)
             else:
@@ -188,10 +188,13 @@ class FlowSiteModel(SiteModel):
                 d = quick(st, i, paper) if st.needs_system else st.service[i]
                 if d >= 0.0:
                     st.busy += d
-                    yield env.timeout(d)
+                    yield d
                 else:
                     paper = yield from self._system_step(st, i, paper, before and k != v)
-                res.release()
+                if res.queue:  # res.release() inlined for the usual case: nobody waits
+                    res.release()
+                else:
+                    res.free += 1
                 if paper is None:
                     self.waiting -= 1
                     self._leave("sent_home")

@@ -24,15 +24,13 @@ later (:mod:`simulation.backlog`).
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
-from typing import Any
 
 import simpy
 
 from simulation import shifts
 from simulation.availability import DOWN, HORIZON, Timeline
 from simulation.backlog import Backlog
-from simulation.engine import Env
+from simulation.engine import Env, Proc
 from simulation.hybrid import SameDay
 from simulation.mode import Mode
 from simulation.plan import SitePlan
@@ -46,8 +44,6 @@ from simulation.vials import VialStock
 from vaxdrill.core.scenario.policies import OfflineWhenQueue, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.system import Server
-
-Proc = Generator[simpy.Event, Any, Any]
 
 
 class SiteModel:
@@ -175,7 +171,7 @@ class SiteModel:
         visit, start = self._visit, env.start
         for t, i in self.plan.arrivals:
             if t > env._now:
-                yield env.timeout(t - env._now)
+                yield t - env._now  # a plain delay (simulation.engine)
             start(visit(i, t))
 
     def _close(self) -> Proc:
@@ -224,7 +220,7 @@ class SiteModel:
         self.queue_joins.append(t0)
         if st.needs_system and self.blocked:
             self._queue_trigger(st)
-        served = yield st.res.wait(deadline)
+        served = yield (st.res.queue, deadline)  # joins the queue (simulation.engine); Staff.release hands over
         now = env._now
         st.queue_change(now, -1)
         if served:
@@ -248,7 +244,7 @@ class SiteModel:
         self.inside += 1
         self.waiting += 1
         if arrived < self.opens:
-            yield env.timeout(self.opens - arrived)
+            yield self.opens - arrived
         if self.postpone is not None and self.postpone.sends_home(i):
             return  # rebooked for another day
         deadline = arrived + self.patience
@@ -272,10 +268,13 @@ class SiteModel:
             d = (-1.0 if never else quick(st, i, paper)) if st.needs_system else st.service[i]
             if d >= 0.0:
                 st.busy += d
-                yield env.timeout(d)
+                yield d
             else:
                 paper = yield from self._system_step(st, i, paper, True)
-            st.res.release()
+            if st.res.queue:  # res.release() inlined for the usual case: nobody waits
+                st.res.release()
+            else:
+                st.res.free += 1
             if paper is None:
                 self.waiting -= 1
                 self._leave(self.unserved)
@@ -302,7 +301,7 @@ class SiteModel:
         start = env._now
         d = vac.service[i]
         vac.busy += d
-        yield env.timeout(d)
+        yield d
         self.vaccinated += 1
         self.present -= 1
         now = env._now
@@ -315,7 +314,10 @@ class SiteModel:
             t0 = env._now
             yield seats.wait()  # the vaccinator cannot take the next one until a seat is free
             vac.busy += env._now - t0
-        vac.res.release()
+        if vac.res.queue:  # res.release() inlined for the usual case: nobody waits
+            vac.res.release()
+        else:
+            vac.res.free += 1
         obs_end = env._now + self.obs[i]
 
         rec = self.rec if not self.rec_by_vac else None
@@ -330,10 +332,13 @@ class SiteModel:
             d = quick(rec, i, paper)
             if d >= 0.0:
                 rec.busy += d
-                yield env.timeout(d)
+                yield d
             else:
                 paper = yield from self._system_step(rec, i, paper, False)
-            rec.res.release()
+            if rec.res.queue:  # res.release() inlined for the usual case: nobody waits
+                rec.res.release()
+            else:
+                rec.res.free += 1
         if paper:
             (self.same_day or self.backlog).add(i)
         now = env._now
@@ -344,7 +349,7 @@ class SiteModel:
                 self.last_exit = max(self.last_exit, obs_end, now)
             return
         if obs_end > now:
-            yield env.timeout(obs_end - now)
+            yield obs_end - now
         seats.release()
         self.inside -= 1
         self.last_exit = max(self.last_exit, env._now)
@@ -358,13 +363,13 @@ class SiteModel:
         if not st.needs_system:
             d = st.service[i]
             st.busy += d
-            yield env.timeout(d)
+            yield d
             return paper
         mode = self.mode
         if paper or mode.paper:
             d = st.paper_service[i]
             st.busy += d
-            yield env.timeout(d)
+            yield d
             return True
         lat, state = self.system.attempt(st.latency[i])
         never = may_leave and i in self.unselectable
@@ -372,7 +377,7 @@ class SiteModel:
             st.transactions.append(env._now + lat)
             d = st.service[i] + lat
             st.busy += d
-            yield env.timeout(d)
+            yield d
             return False
         # The system does not answer: retry, then hold until it answers or the site goes to paper.
         t0 = env._now
@@ -407,7 +412,7 @@ class SiteModel:
         if now < done and (mode.paper or now >= personal):
             d = st.paper_service[i]
             st.busy += d
-            yield env.timeout(d)
+            yield d
             return True
         if now < done:
             self.unserved = "not_selectable" if now >= give_up else self.home_reason
@@ -415,5 +420,5 @@ class SiteModel:
         st.transactions.append(done)
         d = st.service[i]
         st.busy += d
-        yield env.timeout(d)
+        yield d
         return False

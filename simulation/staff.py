@@ -58,18 +58,22 @@ class Staff:
         now = env._now
         while queue:
             ev, deadline = queue.popleft()
-            # ev.succeed(...) inlined: the same event scheduled the same way, fewer calls per hand-over.
+            # Env.wake inlined (an event as ev.succeed(...) would, or a process that joined the queue).
             ev._ok = True
-            ev._value = deadline >= now  # False: gave up before their turn came
+            ev._value = served = deadline >= now  # False: gave up before their turn came
             heappush(env._queue, (now, NORMAL, next(env._eid), ev))
-            if ev._value:
+            if served:
                 return
         self.free += 1
 
     def send_all_home(self) -> None:
         """Every waiter leaves now (session closed with ``at_close: send_home``)."""
+        env = self.env
         while self.queue:
-            self.queue.popleft()[0].succeed(False)
+            ev = self.queue.popleft()[0]
+            ev._ok = True  # as Env.wake: an event, or a process that joined the queue
+            ev._value = False
+            heappush(env._queue, (env._now, NORMAL, next(env._eid), ev))
 
 
 class StationState:

@@ -19,6 +19,7 @@ succeed now (the common case, a plain call), and if not, when does the transacti
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import simpy
 
@@ -32,7 +33,7 @@ from vaxdrill.core.scenario.system import Server
 class SystemLink:
     """One site's line to the registration system over the day."""
 
-    __slots__ = ("always_up", "env", "load", "retry_i", "retry_latency", "server", "timeline")
+    __slots__ = ("always_up", "env", "load", "retry_i", "retry_latency", "seg", "server", "timeline")
 
     def __init__(
         self, env: simpy.Environment, server: Server, timeline: Timeline, plan: SitePlan, load: ServerLoad | None
@@ -41,6 +42,20 @@ class SystemLink:
         self.always_up = timeline.always_up
         self.retry_latency = plan.retry_latency
         self.retry_i = 0  # the next retry latency to use
+        # The timeline's segment last looked up, (start, end, state): the clock only moves forward,
+        # so most lookups fall in the same segment as the last one and need no search.
+        self.seg = (0.0, -1.0, UP)
+
+    def state_now(self, now: float) -> int:
+        """The system's state at ``now``, as :meth:`Timeline.state_at`, remembering the segment."""
+        start, end, state = self.seg
+        if start <= now < end:
+            return state
+        times = self.timeline.times
+        k = bisect_right(times, now) - 1
+        state = self.timeline.states[k]
+        self.seg = (times[k], times[k + 1] if k + 1 < len(times) else math.inf, state)
+        return state
 
     def attempt(self, latency: float) -> tuple[float, int]:
         """Latency of an attempt starting now (load, then degradation applied) and the system's state."""
@@ -48,7 +63,7 @@ class SystemLink:
         lat = latency
         if self.load is not None:
             lat = self.load.latency(lat, now)
-        state = UP if self.always_up else self.timeline.state_at(now)
+        state = UP if self.always_up else self.state_now(now)
         if state == DEGRADED:
             lat *= self.server.degraded_factor
         return lat, state
@@ -68,7 +83,7 @@ class SystemLink:
         lat = st.latency[i]
         if self.load is not None:
             lat = self.load.latency(lat, now)
-        state = UP if self.always_up else self.timeline.state_at(now)
+        state = UP if self.always_up else self.state_now(now)
         if state == DEGRADED:
             lat *= self.server.degraded_factor
         if state != DOWN and lat <= self.server.timeout:

@@ -59,3 +59,17 @@ def test_retries_back_off_then_hold_until_the_system_answers() -> None:
 def test_a_system_that_never_comes_back_never_completes() -> None:
     link = _link([(0.0, math.inf, DOWN)], [1.0])
     assert link.completion(0.0, 1.0, DOWN, []) == math.inf
+
+
+def test_the_remembered_segment_answers_as_the_timeline_at_every_time() -> None:
+    intervals = [(100.0, 200.0, DOWN), (150.0, 400.0, DEGRADED), (500.0, 500.5, DOWN), (900.0, 1000.0, DEGRADED)]
+    link = _link(intervals, [1.0])
+    timeline = link.timeline
+    cuts = [t for s, e, _ in intervals for t in (s, e)]
+    # Every boundary and its neighbours, forward (as the clock moves) and then in a scrambled order.
+    times = sorted({0.0, 2000.0, *cuts, *(t - 1e-9 for t in cuts), *(t + 0.25 for t in cuts)})
+    forward = [link.state_now(t) for t in times]
+    assert forward == [timeline.state_at(t) for t in times]
+    assert {UP, DOWN, DEGRADED} <= set(forward)
+    scrambled = times[::3] + times[1::3] + times[2::3][::-1]
+    assert [link.state_now(t) for t in scrambled] == [timeline.state_at(t) for t in scrambled]
