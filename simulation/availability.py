@@ -69,13 +69,21 @@ class Timeline:
     __slots__ = ("_next_up", "states", "times")
 
     def __init__(self, intervals: Sequence[Interval]) -> None:
-        cuts = sorted({0.0, *(s for s, _, _ in intervals), *(e for _, e, _ in intervals)})
+        # A sweep over the cut points: an interval holds on the segment from cut c to the next
+        # when start <= c < end, so count the intervals of each state open after each cut.
+        delta: dict[float, dict[int, int]] = {0.0: {}}
+        for s, e, st in intervals:
+            at_s = delta.setdefault(s, {})
+            at_s[st] = at_s.get(st, 0) + 1
+            at_e = delta.setdefault(e, {})
+            at_e[st] = at_e.get(st, 0) - 1
+        open_: dict[int, int] = {}
         times: list[float] = []
         states: list[int] = []
-        for k, t in enumerate(cuts):
-            nxt = cuts[k + 1] if k + 1 < len(cuts) else math.inf
-            mid = t + (nxt - t) / 2 if nxt < math.inf else t + 1.0
-            state = max((st for s, e, st in intervals if s <= mid < e), default=UP)
+        for t in sorted(delta):
+            for st, d in delta[t].items():
+                open_[st] = open_.get(st, 0) + d
+            state = max((st for st, n in open_.items() if n > 0), default=UP)
             if not states or states[-1] != state:
                 times.append(t)
                 states.append(state)

@@ -172,8 +172,9 @@ class FlowSiteModel(SiteModel):
                     res.free -= 1
                     st.waits.append(0.0)
                 else:
-                    served = yield from self._wait(st, deadline if before else math.inf)
-                    if not served:
+                    limit = deadline if before else math.inf
+                    t0, join = env._now, self._join(st, limit)
+                    if join is None or not self._served(st, t0, limit, (yield join)):
                         self._gave_up(deadline)
                         return
                 if k == v:

@@ -24,13 +24,13 @@ later (:mod:`simulation.backlog`).
 from __future__ import annotations
 
 import math
-
-import simpy
+from typing import Any
 
 from simulation import shifts
-from simulation.availability import DOWN, HORIZON, Timeline
+from simulation.availability import HORIZON, Timeline
 from simulation.backlog import Backlog
 from simulation.engine import Env, Proc
+from simulation.held import system_step
 from simulation.hybrid import SameDay
 from simulation.mode import Mode
 from simulation.plan import SitePlan
@@ -39,7 +39,6 @@ from simulation.postpone import Postpone
 from simulation.serverload import ServerLoad
 from simulation.staff import Staff, StationState
 from simulation.transactions import SystemLink
-from simulation.triggers import hopeless
 from simulation.vials import VialStock
 from vaxdrill.core.scenario.policies import OfflineWhenQueue, Policy, Wait
 from vaxdrill.core.scenario.sites import Site
@@ -210,19 +209,30 @@ class SiteModel:
         else:
             self._leave(self.home_reason)
 
-    def _wait(self, st: StationState, deadline: float) -> Proc:
-        """Queue for ``st``; return True when a staff member is handed over, False on giving up."""
-        env = self.env
-        t0 = env._now
-        if deadline <= t0:
-            return False  # patience ran out during the previous step: leaves without queueing
-        st.queue_change(t0, 1)
-        self.queue_joins.append(t0)
+    def _join(self, st: StationState, deadline: float) -> tuple[Any, float] | None:
+        """Join ``st``'s queue now; what to yield to wait there, or None when patience already ran out.
+
+        The beneficiary yields the result (a FIFO join, :mod:`simulation.engine`) and passes what
+        the yield gives to :meth:`_served`. Two plain calls rather than a sub-generator: this runs
+        for every beneficiary who finds the staff busy.
+        """
+        now = self.env._now
+        if deadline <= now:
+            return None  # patience ran out during the previous step: leaves without queueing
+        st.area += st.q * (now - st.last)  # st.queue_change(now, 1) inlined
+        st.last = now
+        st.q += 1
+        self.queue_joins.append(now)
         if st.needs_system and self.blocked:
             self._queue_trigger(st)
-        served = yield (st.res.queue, deadline)  # joins the queue (simulation.engine); Staff.release hands over
-        now = env._now
-        st.queue_change(now, -1)
+        return (st.res.queue, deadline)
+
+    def _served(self, st: StationState, t0: float, deadline: float, served: bool) -> bool:
+        """Leave ``st``'s queue (joined at ``t0``): True when a staff member is handed over, False on giving up."""
+        now = self.env._now
+        st.area += st.q * (now - st.last)  # st.queue_change(now, -1) inlined
+        st.last = now
+        st.q -= 1
         if served:
             self.queue_leaves.append(now)
             st.waits.append(now - t0)
@@ -258,8 +268,8 @@ class SiteModel:
                 st.res.free -= 1
                 st.waits.append(0.0)
             else:
-                served = yield from self._wait(st, deadline)
-                if not served:
+                t0, join = env._now, self._join(st, deadline)
+                if join is None or not self._served(st, t0, deadline, (yield join)):
                     self._gave_up(deadline)
                     return
             if st.needs_system and mode.paper:
@@ -289,8 +299,8 @@ class SiteModel:
             vac.res.free -= 1
             vac.waits.append(0.0)
         else:
-            served = yield from self._wait(vac, deadline)
-            if not served:
+            t0, join = env._now, self._join(vac, deadline)
+            if join is None or not self._served(vac, t0, deadline, (yield join)):
                 self._gave_up(deadline)
                 return
         self.waiting -= 1
@@ -326,7 +336,8 @@ class SiteModel:
                 rec.res.free -= 1
                 rec.waits.append(0.0)
             else:
-                yield from self._wait(rec, math.inf)
+                t0, join = env._now, self._join(rec, math.inf)
+                self._served(rec, t0, math.inf, (yield join))
             if rec.needs_system and mode.paper:
                 paper = True
             d = quick(rec, i, paper)
@@ -355,70 +366,5 @@ class SiteModel:
         self.last_exit = max(self.last_exit, env._now)
 
     def _system_step(self, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
-        """Serve beneficiary ``i`` at a station that needs the system; return whether on paper.
-
-        Returns None when the beneficiary was sent home at close while the system was unreachable.
-        """
-        env = self.env
-        if not st.needs_system:
-            d = st.service[i]
-            st.busy += d
-            yield d
-            return paper
-        mode = self.mode
-        if paper or mode.paper:
-            d = st.paper_service[i]
-            st.busy += d
-            yield d
-            return True
-        lat, state = self.system.attempt(st.latency[i])
-        never = may_leave and i in self.unselectable
-        if not never and state != DOWN and lat <= self.server.timeout:
-            st.transactions.append(env._now + lat)
-            d = st.service[i] + lat
-            st.busy += d
-            yield d
-            return False
-        # The system does not answer: retry, then hold until it answers or the site goes to paper.
-        t0 = env._now
-        tries: list[float] = []
-        if never:
-            done, give_up = math.inf, hopeless(self.server, t0, tries)
-        else:
-            done, give_up = self.system.completion(t0, lat, state, tries), math.inf
-        n = self.tries_limit
-        personal = tries[n - 1] + self.server.timeout if n is not None and len(tries) >= n else math.inf
-        let_go = min(personal, give_up, done)  # paper for this person, or given up on
-        self.blocked += 1
-        self._queue_trigger(st)
-        if not mode.paper:
-            events: list[simpy.Event] = []
-            if let_go < math.inf:
-                events.append(env.timeout(let_go - t0))
-            if self.can_switch:
-                events.append(mode.paper_event)
-            if may_leave and self.send_home and not self.closed:
-                events.append(self.close_event)
-            if may_leave and self.shift_ends and not self.staff_left:
-                events.append(self.shift_event)
-            if not events:
-                events.append(self.never)
-            yield events[0] if len(events) == 1 else env.any_of(events)
-        self.blocked -= 1
-        now = env._now
-        self.failed_attempts += [a for a in tries if a <= now]  # not those planned after going to paper
-        st.blocked_time += now - t0
-        st.busy += now - t0
-        if now < done and (mode.paper or now >= personal):
-            d = st.paper_service[i]
-            st.busy += d
-            yield d
-            return True
-        if now < done:
-            self.unserved = "not_selectable" if now >= give_up else self.home_reason
-            return None  # sent home at close, or not selectable and given up on
-        st.transactions.append(done)
-        d = st.service[i]
-        st.busy += d
-        yield d
-        return False
+        """Serve beneficiary ``i`` at a station that needs the system (:func:`simulation.held.system_step`)."""
+        return system_step(self, st, i, paper, may_leave)
