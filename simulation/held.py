@@ -10,7 +10,7 @@ given up on, or they are sent home at close or at the end of the staff's shift.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import simpy
 
@@ -19,8 +19,8 @@ from simulation.engine import Proc
 from simulation.staff import StationState
 from simulation.triggers import hopeless
 
-if TYPE_CHECKING:
-    from simulation.site import SiteModel
+SiteModel = Any
+"""A :class:`simulation.site.SiteModel` (not imported: the site model imports this module)."""
 
 
 def system_step(model: SiteModel, st: StationState, i: int, paper: bool | None, may_leave: bool) -> Proc:
