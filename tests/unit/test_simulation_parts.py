@@ -32,6 +32,27 @@ def test_timeline_states_next_up_and_stable() -> None:
     assert Timeline([(0.0, math.inf, DOWN)]).next_up(5.0) == math.inf
 
 
+def _worst_state_covering(intervals: list[tuple[float, float, int]], t: float) -> int:
+    """The definition: the worst state of the intervals that hold at ``t`` (start <= t < end), else up."""
+    return max((st for s, e, st in intervals if s <= t < e), default=UP)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_timeline_is_the_worst_state_of_the_intervals_holding_at_each_time(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        intervals = []
+        for _ in range(int(rng.integers(0, 10))):
+            start = float(rng.choice([rng.uniform(0, 80_000), 600.0 * int(rng.integers(0, 20))]))
+            length = float(rng.choice([0.0, 1e-9, rng.uniform(0, 20_000), 600.0 * int(rng.integers(0, 5))]))
+            intervals.append((start, start + length, int(rng.choice([DEGRADED, DOWN]))))
+        timeline = Timeline(intervals)
+        probes = {0.0, *(x for s, e, _ in intervals for x in (s, e, s + 1e-10, (s + e) / 2))}
+        for t in sorted(probes):
+            assert timeline.state_at(t) == _worst_state_covering(intervals, t), (intervals, t)
+        assert all(a != b for a, b in zip(timeline.states, timeline.states[1:], strict=False))  # merged
+
+
 def test_offline_after_switches_after_trigger_plus_escalation_and_back_when_stable() -> None:
     tl = Timeline([(10 * H, 13 * H, DOWN), (15 * H, 15.2 * H, DOWN)])
     rule = OfflineAfter(rule="offline_after", after="30min", escalation="10min", back_after="15min")
