@@ -17,6 +17,7 @@ from simulation import availability as av
 from simulation import postpone, quality
 from simulation.district import order_delays, order_switches, order_time
 from simulation.flow import FlowSiteModel
+from simulation.gcpause import collector_paused, kept_out_of_collections
 from simulation.metrics import GRID, DayTotals, Metrics, site_metrics
 from simulation.persite import draw_sites
 from simulation.plan import SitePlan, draw_site
@@ -147,10 +148,12 @@ def run_replication(
     scenario: Scenario, root: int, replication: int, policy_names: Sequence[str] | None = None
 ) -> ReplicationResult:
     """Run one replication of every chosen policy on the same random numbers."""
-    day = realise(scenario, root, replication)
     chosen = policies_of(scenario, policy_names)
     everything = {**dict(scenario.policies), **chosen}
-    results = {name: simulate_policy(scenario, day, name, everything) for name in chosen}
+    with collector_paused():
+        day = realise(scenario, root, replication)
+    with kept_out_of_collections():
+        results = {name: simulate_policy(scenario, day, name, everything) for name in chosen}
     share = np.zeros(GRID.size)
     for tl in day.timelines:
         share += tl.share_down(GRID)
