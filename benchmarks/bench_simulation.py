@@ -122,7 +122,9 @@ def machine_parallelism(n: int = 6_000_000) -> float:
     import multiprocessing
 
     one = _spin(n)
-    ctx = multiprocessing.get_context("forkserver")
+    # A plain fork: a fork server started here, without the model preloaded, would be the one
+    # run_replications reuses, and its workers would each import the model (about 0.7 s apiece).
+    ctx = multiprocessing.get_context("fork")
     with ctx.Pool(2) as pool:
         start = time.perf_counter()
         pool.map(_spin, [n, n])
