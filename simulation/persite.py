@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.streams import source_key
+from simulation.streams import stream
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.sites import Site
 from vaxdrill.core.scenario.spread import Spread, spreads, with_value
@@ -20,8 +20,8 @@ Drawn = dict[str, float]
 
 
 def site_stream(root: int, replication: int, index: int) -> np.random.Generator:
-    seq = np.random.SeedSequence(root, spawn_key=(replication, source_key("per_site"), index))
-    return np.random.Generator(np.random.PCG64(seq))
+    """Site ``index``'s stream for its ``per_site`` draws."""
+    return stream(root, replication, "per_site", index)
 
 
 def draw_sites(scenario: Scenario, root: int, replication: int) -> tuple[list[Site], list[Drawn]]:

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from simulation.site import SiteModel
-from simulation.streams import source_key
+from simulation.streams import stream
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.quality import DataQuality, Reporting
 from vaxdrill.core.scenario.units import format_clock
@@ -32,8 +32,7 @@ Metrics = dict[str, float]
 
 def quality_stream(root: int, replication: int, index: int) -> np.random.Generator:
     """Site ``index``'s data-quality stream: new, so no other draw moves."""
-    seq = np.random.SeedSequence(root, spawn_key=(replication, source_key("data_quality"), index))
-    return np.random.Generator(np.random.PCG64(seq))
+    return stream(root, replication, "data_quality", index)
 
 
 def prepare(model: SiteModel, dq: DataQuality | None) -> SiteModel:

@@ -39,9 +39,14 @@ def source_key(source: str) -> int:
     return zlib.crc32(source.encode("utf-8"))
 
 
-def stream(root: int, replication: int, source: str) -> np.random.Generator:
-    """The generator of one source of randomness in one replication."""
-    seq = np.random.SeedSequence(root, spawn_key=(replication, source_key(source)))
+def stream(root: int, replication: int, source: str, index: int | None = None) -> np.random.Generator:
+    """The generator of one source of randomness in one replication.
+
+    ``index``: one stream per site for sources drawn site by site (``per_site``, ``data_quality``),
+    so a site's draws do not depend on how many other sites there are or what they drew.
+    """
+    key = (replication, source_key(source)) if index is None else (replication, source_key(source), index)
+    seq = np.random.SeedSequence(root, spawn_key=key)
     return np.random.Generator(np.random.PCG64(seq))
 
 
