@@ -68,7 +68,7 @@ def serve(port_file: str) -> None:
 
 # Both locustfiles measure the same way: requests and this process's CPU time between test start
 # and stop (the machine is shared, so requests per CPU-second is the robust figure).
-MEASURE = '''
+MEASURE = """
 import json, os, time
 from locust import events
 
@@ -84,18 +84,23 @@ def _bench_stop(environment, **_):
         json.dump({"cpu": time.process_time() - _m["cpu"], "wall": time.time() - _m["wall"],
                    "requests": environment.stats.total.num_requests,
                    "failures": environment.stats.total.num_failures}, fh)
-'''
+"""
 
-PLAIN = MEASURE + '''
+PLAIN = (
+    MEASURE
+    + """
 from locust import FastHttpUser, task
 
 class Plain(FastHttpUser):
     @task
     def get(self):
         self.client.get("/api/v2/appointment/sessions/public/findByDistrict", name="findByDistrict")
-'''
+"""
+)
 
-VAXDRILL = MEASURE + '''
+VAXDRILL = (
+    MEASURE
+    + """
 import numpy as np
 from locust import FastHttpUser, events, task
 
@@ -118,7 +123,8 @@ class ThroughVaxdrill(FastHttpUser):
         call(self.client, "GET", "/appointment/sessions/public/findByDistrict", "findByDistrict",
              policy=self.ctx.load.retry, budget=self.budget, rng=self.rng)
         self.ctx.count("iterations")  # a custom metric per request
-'''
+"""
+)
 
 SCENARIO = """
 name: bench

@@ -70,4 +70,3 @@ def test_changes_inside_the_noise_are_told_apart(tmp_path: Path) -> None:
     missing = Row("e", (Figure(1.0), None))
     assert overlapping.noise_only() and small.noise_only()
     assert not apart.noise_only() and not large.noise_only() and not missing.noise_only()
-

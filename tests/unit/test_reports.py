@@ -176,6 +176,9 @@ def test_intervals_on_counts_never_go_below_zero_in_the_report(tmp_path: Path, r
     name = next(iter(summary["policies"]))
     summary["policies"][name]["vaccinated"] = {"mean": 10.4, "ci95": [-21.3, 42.1]}
     page = _parse(simulation.write_report(tmp_path, raigad, summary))
-    cells = [f for f in page.figures
-             if f.get("data-policy") == name and f["data-metric"] == "vaccinated" and "data-site" not in f]
+    cells = [
+        f
+        for f in page.figures
+        if f.get("data-policy") == name and f["data-metric"] == "vaccinated" and "data-site" not in f
+    ]
     assert cells and all(" ".join(c["text"].split()) == "10 [0, 42]" for c in cells)

@@ -31,7 +31,7 @@ def test_docs_scenarios_md_is_generated_from_the_models_and_linked_from_readme()
 def test_an_unknown_policy_rule_lists_the_allowed_rules(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(
-        'name: p\nsites:\n  - {name: A, booked: 10}\npolicies:\n  late: {rule: offline_soon}\n', encoding="utf-8"
+        "name: p\nsites:\n  - {name: A, booked: 10}\npolicies:\n  late: {rule: offline_soon}\n", encoding="utf-8"
     )
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)

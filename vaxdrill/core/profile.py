@@ -22,6 +22,7 @@ FILE = "server_profile.json"
 
 __all__ = ["FILE", "SCHEMA", "Point", "ProfileError", "ServerProfile", "parse_profile", "read_profile"]
 
+
 @dataclass(frozen=True)
 class ServerProfile:
     """A validated profile: points sorted by offered load, each with p50, p95 and failure rate."""

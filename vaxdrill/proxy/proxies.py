@@ -276,4 +276,3 @@ class Proxies:
     def close(self) -> None:
         for proxy in self.by_name.values():
             proxy.stop()
-

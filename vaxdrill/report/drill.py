@@ -36,9 +36,7 @@ def measured_table(assumed: dict[str, Any], measured: dict[str, Any]) -> MetricT
     return MetricTable(header, rows)
 
 
-def measured_change(
-    assumed: dict[str, Any], measured: dict[str, Any], profile: dict[str, Any] | None = None
-) -> str:
+def measured_change(assumed: dict[str, Any], measured: dict[str, Any], profile: dict[str, Any] | None = None) -> str:
     """How much the measured server moves the planner's figures; when it moves nothing, when and why
     the table repeats the plain run (the measured latency beside the assumed one and the stations')."""
     changes = []

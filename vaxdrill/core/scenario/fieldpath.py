@@ -139,5 +139,3 @@ def format_value(kind: Kind, value: Any) -> str:
     if kind == "number":
         return f"{float(value):g}"
     return str(value)
-
-

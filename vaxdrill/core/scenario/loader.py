@@ -24,7 +24,13 @@ from vaxdrill.core.scenario.sites import Site
 
 Loc = tuple[str | int, ...]
 _RULES = {
-    "wait", "offline_after", "offline_at", "offline_first", "offline_when_queue", "offline_when_slow", "district_order"
+    "wait",
+    "offline_after",
+    "offline_at",
+    "offline_first",
+    "offline_when_queue",
+    "offline_when_slow",
+    "district_order",
 }
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "with_values",
 ]
 
+
 @dataclass(frozen=True)
 class Field:
     """What a path points at: the kind of value it holds and its value in the scenario."""
