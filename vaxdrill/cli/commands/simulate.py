@@ -118,8 +118,10 @@ def simulate(
         rows.append(cells)
     title = f"{scenario.name}: means and 95% intervals over {n} replication(s)"
     out.print(fit_or_stack(out, title, ["policy", *(label for _, label in cols)], rows))
-    out.print(f"[bold]{doc['answer']}[/bold]", highlight=False)
-    out.print(planner["sentence"], highlight=False)
+    # Sentences wrap at word boundaries to the terminal's width (80 columns when piped to a file);
+    # paths and commands elsewhere stay on one line (soft_wrap) so they can be copied.
+    out.print(f"[bold]{doc['answer']}[/bold]", highlight=False, soft_wrap=False)
+    out.print(planner["sentence"], highlight=False, soft_wrap=False)
     out.print(f"results: {run.path}/ (summary.json, planner.json, report.html, CSVs, plots)", highlight=False)
 
 
