@@ -134,6 +134,8 @@ class FlowSiteModel(SiteModel):
         self.waiting += 1
         if arrived < self.opens:
             yield self.opens - arrived
+        if self.postpone is not None and self.postpone.sends_home(i):
+            return  # rebooked for another day (as at the team's sites)
         deadline = arrived + self.patience
         paper: bool | None = False
         flow, order, v, kinds, skips, routes = self.flow, self.order, self.v, self.kinds, self.skips, self.routes

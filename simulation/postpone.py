@@ -47,7 +47,7 @@ class Postpone:
     @staticmethod
     def of(model: SiteModel) -> Postpone | None:
         share: float = getattr(model.policy, "postpone_share", 0.0)
-        if share <= 0 or not model.plan.postpone or model.site.flow:  # flow sites do not postpone
+        if share <= 0 or not model.plan.postpone:
             return None
         return Postpone(model, share, model.plan.postpone)
 

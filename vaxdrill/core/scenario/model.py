@@ -67,11 +67,10 @@ class Scenario(Strict):
                     f"found {policy.sites_failed}"
                 )
             flow = next((s.name for s in self.sites if s.flow), None)
-            if flow is not None and (policy.hybrid or policy.postpone_share > 0):
-                option = "hybrid" if policy.hybrid else "postpone_share"
+            if flow is not None and policy.hybrid:  # which flow station would enter the records?
                 raise ValueError(
-                    f"policies.{name}.{option}: expected no {option} with `flow:` sites "
-                    f"(site {flow!r} has a flow; the option applies to the MoHFW stations only)"
+                    f"policies.{name}.hybrid: expected no hybrid with `flow:` sites "
+                    f"(site {flow!r} has a flow; hybrid needs the MoHFW team's recording station)"
                 )
         return self
 
