@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from regserver.config import ServerConfig
+from regserver.limits import count_attempt, retry_after
 from tests.integration.conftest import STAFF, Srv, config_for, start
 from vaxdrill.core.scenario.model import Scenario
 
@@ -85,3 +86,43 @@ async def test_the_limits_can_be_turned_off(srv: Srv) -> None:
     for i in range(DEFAULTS.auth_per_ip_limit + 5):
         r = await srv.client.post("/api/v2/auth/public/generateOTP", json={"mobile": f"8{i:09d}"})
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.asyncio
+async def test_the_limit_holds_across_a_clock_window_boundary(guarded: Srv) -> None:
+    """A guesser who spends the limit just before a boundary gets nothing more just after it."""
+    limit, window = 10, 100.0
+    boundary = 1_000 * window
+
+    async def attempt(at: float) -> int:
+        return await count_attempt(guarded.state, "auth:192.0.2.7", limit, window, now=at)
+
+    assert [await attempt(boundary - 5 + i * 0.1) for i in range(limit)] == [0] * limit
+    assert await attempt(boundary - 4) > 0  # the eleventh in the same clock window
+    # One second past the boundary a plain clock window would start afresh; 99% of the last one
+    # still counts (11 attempts), so the limit holds, and the wait says when it frees up.
+    wait = await attempt(boundary + 1)
+    assert wait == 27  # 2 + 11 x (1 - 27.3%) = 10 attempts: room for one more at 27.3 s
+    assert await attempt(boundary + 1 + wait) == 0
+    assert await attempt(boundary + 1 + wait + 0.1) > 0  # and only one
+    assert await attempt(boundary + 95) == 0  # the earlier window has slid almost out
+
+
+def _fits(hits: int, prev: int, limit: int, share: float) -> bool:
+    """Whether one more attempt, ``share`` of a clock window after the current one began, is admitted."""
+    if share < 1.0:  # still in the current clock window
+        return hits + 1 + prev * (1.0 - share) <= limit
+    return 1 + hits * (2.0 - share) <= limit  # in the next one, the current one sliding out
+
+
+@pytest.mark.parametrize(
+    ("hits", "prev", "gone", "limit"),
+    [(1, 12, 0.1, 10), (3, 11, 0.01, 10), (15, 0, 0.5, 10), (10, 4, 0.9, 10), (1, 10, 0.999, 1), (100, 100, 0.3, 100)],
+)
+def test_the_wait_is_until_one_more_attempt_fits(hits: int, prev: int, gone: float, limit: int) -> None:
+    window = 60.0
+    assert not _fits(hits, prev, limit, gone)  # refused now
+    wait = retry_after(hits, prev, gone, limit, window)
+    assert wait >= 1
+    assert _fits(hits, prev, limit, gone + wait / window)  # room when the wait is over
+    assert wait < 2 or not _fits(hits, prev, limit, gone + (wait - 1.5) / window)  # and not much sooner
