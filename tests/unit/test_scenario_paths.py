@@ -109,3 +109,53 @@ def test_designs_are_the_grid_or_a_seeded_sample(raigad: Scenario) -> None:
         assert len(points) == 8
         assert all(0.5 <= x <= 1.0 and y in (1, 2, 3) for x, y in points)
         assert len({y for _, y in points}) == 3
+
+
+UNEVEN = """
+name: uneven
+site_defaults:
+  booked: 50
+  per_site:
+    arrivals.no_show: uniform(2%, 30%)
+    stations.vaccination.service.shift: lognormal(3min, 1min)
+    stations.vaccination.staff: choice(1, 2)
+sites:
+  - {name: A}
+  - {name: B, per_site: {arrivals.no_show: "uniform(10%, 20%)"}}
+  - {name: C}
+"""
+
+
+def test_one_number_of_a_per_site_distribution_is_a_path(write_yaml) -> None:  # type: ignore[no-untyped-def]
+    uneven = load_scenario(write_yaml(UNEVEN))
+    high = field(uneven, "site_defaults.per_site.arrivals.no_show:high")
+    assert (high.kind, high.value) == ("share", 0.30)
+    assert field(uneven, "site_defaults.per_site.stations.vaccination.service.shift:sd").value == 60.0
+    assert field(uneven, "sites[1].per_site.arrivals.no_show:low").value == 0.10
+    changed = with_values(uneven, {"site_defaults.per_site.arrivals.no_show:high": "45%"})
+    assert changed.site_defaults["per_site"]["arrivals.no_show"] == "uniform(2%, 45%)"
+    # Sites that took the default follow it; a site with its own entry keeps it.
+    assert [s.per_site["arrivals.no_show"] for s in changed.sites] == [
+        "uniform(2%, 45%)",
+        "uniform(10%, 20%)",
+        "uniform(2%, 45%)",
+    ]
+    assert changed.sites[0].per_site["stations.vaccination.service.shift"] == "lognormal(3min, 1min)"
+    swept = parse_parameter(uneven, "site_defaults.per_site.stations.vaccination.service.shift:sd=30s..2min:30s")
+    assert swept.grid() == (30.0, 60.0, 90.0, 120.0)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("site_defaults.per_site.arrivals.no_show:sd", r"uniform\(...\) has no `sd`; its numbers: low, high"),
+        ("site_defaults.per_site.arrivals.nope:high", r"has no entry `arrivals.nope` \(known: arrivals.no_show"),
+        ("site_defaults.per_site.stations.vaccination.staff:low", r"choice\(...\) has no `low`"),
+    ],
+)
+def test_a_wrong_per_site_number_is_named(write_yaml, path: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    uneven = load_scenario(write_yaml(UNEVEN))
+    with pytest.raises(ParameterError, match=message):
+        field(uneven, path)
+    with pytest.raises(ParameterError, match=r"high: expected a share between 0% and 100%"):
+        with_values(uneven, {"site_defaults.per_site.arrivals.no_show:high": "140%"})

@@ -14,6 +14,7 @@ path: ``--param sms.delivery: expected a share such as 2% or 0.02, found 'abc'``
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from vaxdrill.core.scenario.fieldpath import (
 from vaxdrill.core.scenario.loader import _problem
 from vaxdrill.core.scenario.model import Scenario
 from vaxdrill.core.scenario.sites import Site
+from vaxdrill.core.scenario.spread import Spread, resolve
 
 __all__ = [
     "NUMERIC",
@@ -53,12 +55,29 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Field:
-    """What a path points at: the kind of value it holds and its value in the scenario."""
+    """What a path points at: the kind of value it holds and its value in the scenario.
+
+    For one number of a ``per_site`` distribution (``site_defaults.per_site.arrivals.no_show:high``),
+    ``parts`` names the entry (``site_defaults.per_site`` and the key), ``spread`` is the entry
+    resolved, and ``arg`` is the number's name.
+    """
 
     path: str
     parts: tuple[Part, ...]
     kind: Kind
     value: Any
+    spread: Spread | None = None
+    arg: str = ""
+
+
+_SPREAD_ARG = re.compile(r"^(?P<base>(?:.*\.)?per_site)\.(?P<key>[^:]+):(?P<arg>[A-Za-z_]+)$")
+SPREAD_ARGS: dict[str, tuple[str, ...]] = {
+    "uniform": ("low", "high"),
+    "normal": ("mean", "sd"),
+    "lognormal": ("mean", "sd"),
+    "triangular": ("low", "mode", "high"),
+}
+"""The names of each ``per_site`` distribution's numbers, for paths such as ``...per_site.booked:sd``."""
 
 
 def _root(scenario: Scenario, parts: tuple[Part, ...]) -> tuple[Any, tuple[Part, ...]]:
@@ -67,8 +86,42 @@ def _root(scenario: Scenario, parts: tuple[Part, ...]) -> tuple[Any, tuple[Part,
     return scenario, parts
 
 
+def _spread_field(scenario: Scenario, path: str, option: str) -> Field | None:
+    """One number of a ``per_site`` distribution (``PATH.per_site.FIELD:ARG``), or None for other paths."""
+    match = _SPREAD_ARG.match(path.strip())
+    if match is None:
+        return None
+    base = parse_path(match["base"], option)
+    obj, rest = _root(scenario, base)
+    site = _walk(obj, rest[:-1], path, option)
+    entries = _walk(obj, rest, path, option)
+    key, arg = match["key"], match["arg"]
+    if not isinstance(site, Site) or not isinstance(entries, Mapping):
+        raise ParameterError(f"{option} {path}: per_site belongs to a site or to site_defaults")
+    if key not in entries:
+        known = ", ".join(sorted(entries)) or "none"
+        raise ParameterError(f"{option} {path}: {match['base']} has no entry `{key}` (known: {known})")
+    spread = resolve(site, key, entries[key])
+    names = SPREAD_ARGS.get(spread.dist)
+    if names is None or arg not in names:
+        expected = ", ".join(names) if names else "none (a choice has no named numbers)"
+        raise ParameterError(f"{option} {path}: {spread.dist}(...) has no `{arg}`; its numbers: {expected}")
+    value = spread.args[names.index(arg)]
+    return Field(path=path, parts=(*base, key), kind=spread.kind, value=value, spread=spread, arg=arg)
+
+
+def _with_arg(spread: Spread, arg: str, value: Any) -> str:
+    """The ``per_site`` text with the number ``arg`` set to ``value``: ``uniform(2%, 25%)``."""
+    args = list(spread.args)
+    args[SPREAD_ARGS[spread.dist].index(arg)] = value
+    return f"{spread.dist}({', '.join(format_value(spread.kind, a) for a in args)})"
+
+
 def field(scenario: Scenario, path: str, option: str = "--param") -> Field:
     """Resolve ``path`` in ``scenario``: its kind and current value (a section is refused)."""
+    spread = _spread_field(scenario, path, option)
+    if spread is not None:
+        return spread
     parts = parse_path(path, option)
     obj, rest = _root(scenario, parts)
     if not rest:
@@ -131,6 +184,19 @@ def _mapping(dist: Distribution) -> dict[str, Any]:
     return out
 
 
+def _put_spread(scenario: Scenario, data: dict[str, Any], target: Field, text: str, option: str) -> None:
+    """Set a ``per_site`` entry's text; under ``site_defaults``, also in each site that took the default."""
+    *base, key = target.parts
+    if base[0] != "site_defaults":
+        _put(data, target.parts, text, target.path, option)
+        return
+    _put(data["site_defaults"], target.parts[1:], text, target.path, option)
+    before = scenario.site_defaults.get("per_site", {}).get(key)
+    for i, site in enumerate(scenario.sites):
+        if site.per_site.get(str(key)) == before:
+            data["sites"][i].setdefault("per_site", {})[key] = text
+
+
 def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--param") -> Scenario:
     """A copy of ``scenario`` with each path set to its value, validated.
 
@@ -146,7 +212,9 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--
             value = parse_value(target.kind, value, path, option)
         shown[path] = format_value(target.kind, value)
         encoded = _as_data(target.kind, value)
-        if target.parts[0] == "site_defaults":
+        if target.spread is not None:  # one number of a per_site distribution: the entry's new text
+            _put_spread(scenario, data, target, _with_arg(target.spread, target.arg, value), option)
+        elif target.parts[0] == "site_defaults":
             rest = target.parts[1:]
             _put(data["site_defaults"], rest, copy.deepcopy(encoded), path, option)
             for i, site in enumerate(scenario.sites):
