@@ -182,19 +182,19 @@ async def test_a_claim_left_by_a_dead_request_says_how_long_its_lease_runs(srv: 
     import math
     import time
 
-    import sqlalchemy as sa
-
     from regserver import schemas as s
     from regserver.db import idempotency
 
     staff = await srv.staff()
     body = dose("00000100000004", srv.alibag)
     fingerprint = hashlib.sha256(s.DoseRecord.model_validate(body).model_dump_json().encode()).hexdigest()
-    engine = sa.create_engine(srv.config.db)
+    # Through the app's own engine: a second, blocking connection from this thread could wait on a
+    # write lock held by the app's background tasks, which cannot run while it waits.
+    db = srv.state.db
     scope = "100001:drill:dead-request"
     started = time.time() - (srv.config.idempotency_lease - 7.0)  # claimed, then the server died
-    with engine.begin() as conn:
-        conn.execute(
+    async with db.write() as conn:
+        await conn.execute(
             idempotency.insert().values(scope_key=scope, fingerprint=fingerprint, state="running", created_at=started)
         )
     headers = {**staff, "Idempotency-Key": "dead-request"}
@@ -203,8 +203,9 @@ async def test_a_claim_left_by_a_dead_request_says_how_long_its_lease_runs(srv: 
     left = srv.config.idempotency_lease - (time.time() - started)
     assert int(r.headers["Retry-After"]) in (math.ceil(left), math.ceil(left) + 1)
     assert 1 <= int(r.headers["Retry-After"]) <= 7
-    with engine.begin() as conn:  # the lease has passed
-        conn.execute(idempotency.update().where(idempotency.c.scope_key == scope).values(created_at=started - 8.0))
-    engine.dispose()
+    async with db.write() as conn:  # the lease has passed
+        await conn.execute(
+            idempotency.update().where(idempotency.c.scope_key == scope).values(created_at=started - 8.0)
+        )
     r = await srv.client.post("/api/v2/staff/vaccinations", json=body, headers=headers)
     assert r.status_code == 201, r.text

@@ -17,7 +17,6 @@ import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from regserver.app import prepare
 from regserver.db import Database, otp_txns, sms_outbox
@@ -137,9 +136,10 @@ async def test_the_per_address_limit_fails_closed_when_it_cannot_count(tmp_path:
     async for s in start(config_for(f"sqlite:///{tmp_path / 'server.db'}", per_ip_limit=1000), raigad):
         assert (await s.client.get("/api/v2/admin/location/states")).status_code == 200
         st = s.client._transport.app.holder.state.server  # type: ignore[attr-defined]
-        # Writes now go to a database file that cannot be opened: every count fails in the driver.
-        await st.db.write_engine.dispose()
-        st.db.write_engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}")
+        # The table the counts go to is gone: every count now fails in the driver. (Swapping the app's
+        # engine instead would orphan a connection a background task holds, unclosed.)
+        async with st.db.write() as conn:
+            await conn.execute(sa.text("DROP TABLE ip_hits"))
         r = await s.client.get("/api/v2/admin/location/states")
         assert (r.status_code, r.json()["errorCode"]) == (503, "RATE_LIMIT_UNAVAILABLE")
         assert r.headers["Retry-After"] == "1"
