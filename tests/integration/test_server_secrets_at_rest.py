@@ -90,11 +90,13 @@ async def purging(tmp_path: Path, raigad: Scenario) -> AsyncIterator[Srv]:
 async def test_expired_otps_and_their_sms_are_purged(purging: Srv) -> None:
     c, cfg = purging.client, purging.config
     old = (await c.post(OTP, json={"mobile": "9876500011"})).json()["txnId"]
-    engine = sa.create_engine(cfg.db)
     long_ago = time.time() - max(cfg.otp_window, cfg.otp_ttl) - 5
-    with engine.begin() as conn:
-        conn.execute(otp_txns.update().where(otp_txns.c.txn_id == old).values(created_at=long_ago))
-        conn.execute(sms_outbox.update().values(created_at=long_ago))
+    # Written through the app's engine: a blocking connection from this thread could wait on the write
+    # lock of the upkeep's purge, which cannot finish while the event loop waits.
+    async with purging.state.db.write() as conn:
+        await conn.execute(otp_txns.update().where(otp_txns.c.txn_id == old).values(created_at=long_ago))
+        await conn.execute(sms_outbox.update().values(created_at=long_ago))
+    engine = sa.create_engine(cfg.db)
     new = (await c.post(OTP, json={"mobile": "9876500012"})).json()["txnId"]
 
     def left() -> tuple[set[str], list[str]]:
