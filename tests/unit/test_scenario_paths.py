@@ -141,6 +141,12 @@ def test_one_number_of_a_per_site_distribution_is_a_path(write_yaml) -> None:  #
         "uniform(2%, 45%)",
     ]
     assert changed.sites[0].per_site["stations.vaccination.service.shift"] == "lognormal(3min, 1min)"
+    # Two numbers of one entry at once (a sweep or an optimisation over both ends) keep both.
+    both = with_values(
+        uneven,
+        {"site_defaults.per_site.arrivals.no_show:low": "5%", "site_defaults.per_site.arrivals.no_show:high": "40%"},
+    )
+    assert both.sites[0].per_site["arrivals.no_show"] == "uniform(5%, 40%)"
     swept = parse_parameter(uneven, "site_defaults.per_site.stations.vaccination.service.shift:sd=30s..2min:30s")
     assert swept.grid() == (30.0, 60.0, 90.0, 120.0)
 

@@ -110,10 +110,11 @@ def _spread_field(scenario: Scenario, path: str, option: str) -> Field | None:
     return Field(path=path, parts=(*base, key), kind=spread.kind, value=value, spread=spread, arg=arg)
 
 
-def _with_arg(spread: Spread, arg: str, value: Any) -> str:
-    """The ``per_site`` text with the number ``arg`` set to ``value``: ``uniform(2%, 25%)``."""
+def _with_args(spread: Spread, values: Mapping[str, Any]) -> str:
+    """The ``per_site`` text with the numbers named in ``values`` set: ``uniform(2%, 25%)``."""
     args = list(spread.args)
-    args[SPREAD_ARGS[spread.dist].index(arg)] = value
+    for arg, value in values.items():
+        args[SPREAD_ARGS[spread.dist].index(arg)] = value
     return f"{spread.dist}({', '.join(format_value(spread.kind, a) for a in args)})"
 
 
@@ -206,14 +207,15 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--
         return scenario
     data = scenario.model_dump(mode="json")
     shown: dict[str, str] = {}
+    spreads: dict[tuple[Part, ...], tuple[Field, dict[str, Any]]] = {}  # per_site entries, all numbers at once
     for path, value in values.items():
         target = field(scenario, path, option)
         if isinstance(value, str) and target.kind in NUMERIC:
             value = parse_value(target.kind, value, path, option)
         shown[path] = format_value(target.kind, value)
         encoded = _as_data(target.kind, value)
-        if target.spread is not None:  # one number of a per_site distribution: the entry's new text
-            _put_spread(scenario, data, target, _with_arg(target.spread, target.arg, value), option)
+        if target.spread is not None:  # one number of a per_site distribution: set with its entry's others
+            spreads.setdefault(target.parts, (target, {}))[1][target.arg] = value
         elif target.parts[0] == "site_defaults":
             rest = target.parts[1:]
             _put(data["site_defaults"], rest, copy.deepcopy(encoded), path, option)
@@ -226,6 +228,9 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], option: str = "--
                     _put(data["sites"][i], rest, copy.deepcopy(encoded), path, option)
         else:
             _put(data, target.parts, encoded, path, option)
+    for target, args in spreads.values():
+        assert target.spread is not None
+        _put_spread(scenario, data, target, _with_args(target.spread, args), option)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
